@@ -1,0 +1,18 @@
+// Command modelgate finds code-execution payloads in machine-learning model
+// files without running them.
+package main
+
+import (
+	"context"
+	"os"
+	"os/signal"
+
+	"github.com/modelgate/modelgate/internal/cli"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	code := cli.Run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}

@@ -1,0 +1,92 @@
+// Package analyzer defines the contract between the scan engine and the
+// format packages: what an analyser receives, what it returns, and the
+// budgets that bound it. Format packages import this package; the engine
+// imports the format packages through its explicit registry.
+package analyzer
+
+import (
+	"context"
+	"io"
+
+	"github.com/modelgate/modelgate/internal/finding"
+	"github.com/modelgate/modelgate/internal/pickle"
+)
+
+// HeadSize is how many leading bytes Match receives (fewer for short data).
+const HeadSize = 4096
+
+// Input is one byte stream to analyse: a file, an archive member, a
+// decompressed stream. Analysers read it only through R, and only the parts
+// that can carry code.
+type Input struct {
+	Name string // file name or member name, for hints and messages only
+	R    io.ReaderAt
+	Size int64
+	// Depth is 0 for a file given by the user, +1 for each level of nesting.
+	Depth int
+}
+
+// Analyzer understands one format family.
+type Analyzer interface {
+	// Format is the stable format id reported in JSON ("pickle", "gzip").
+	Format() string
+	// Match decides cheaply, from the name and the first bytes, whether this
+	// analyser should handle the input. Content wins over names.
+	Match(name string, head []byte) bool
+	// Analyze reports findings and nested inputs into out. An error means
+	// the input could not be fully analysed; what was found stays in out.
+	Analyze(ctx context.Context, in Input, lim Limits, out *Output) error
+}
+
+// Nested is an input found inside another one, to be sniffed and analysed
+// in turn.
+type Nested struct {
+	Name string // member name, appended to the member chain
+	R    io.ReaderAt
+	Size int64
+	// Close releases resources (a temporary file); may be nil.
+	Close func() error
+}
+
+// Output collects what one analysis produced.
+type Output struct {
+	Findings []finding.Finding
+	Nested   []Nested
+	// Format may be set by an analyser to refine its format id (for example
+	// "pickle" vs "pickle-multi"); empty keeps Format().
+	Format string
+}
+
+// Add appends a finding.
+func (o *Output) Add(f finding.Finding) { o.Findings = append(o.Findings, f) }
+
+// Limits are every budget of a scan, in one place.
+type Limits struct {
+	Pickle pickle.Limits
+	// MaxDepth is the deepest nesting of containers analysed.
+	MaxDepth int
+	// MaxDecompressed caps the bytes produced by one decompressed stream.
+	MaxDecompressed int64
+	// MaxRatio caps decompressed/compressed size once the output is past
+	// RatioFloor bytes (archive bombs).
+	MaxRatio   int64
+	RatioFloor int64
+	// MaxInMemory is how much decompressed data is kept in memory before it
+	// spills to a temporary file.
+	MaxInMemory int64
+	// MaxFindings caps the findings reported for one file.
+	MaxFindings int
+}
+
+// DefaultLimits returns the budgets used unless a policy says otherwise.
+func DefaultLimits() Limits {
+	return Limits{
+		Pickle:          pickle.DefaultLimits(),
+		MaxDepth:        8,
+		MaxDecompressed: 16 << 30,
+		MaxRatio:        1000,
+		RatioFloor:      64 << 20,
+		MaxInMemory:     256 << 20,
+		MaxFindings:     500,
+	}
+}

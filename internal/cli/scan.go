@@ -1,0 +1,44 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/modelgate/modelgate/internal/finding"
+	"github.com/modelgate/modelgate/internal/report"
+	"github.com/modelgate/modelgate/internal/report/jsonout"
+	"github.com/modelgate/modelgate/internal/report/textout"
+	"github.com/modelgate/modelgate/internal/scan"
+)
+
+func runScan(ctx context.Context, args []string, env *Env) (int, error) {
+	fs := newFlagSet("scan", "[--format text|json] [--fail-on LEVEL] PATH...", env)
+	format := fs.String("format", "text", "output format: text or json")
+	failOn := fs.String("fail-on", "high", "exit 1 when a finding is at or above this severity: info, low, medium, high, critical")
+	paths, err := parseInterleaved(fs, args)
+	if err != nil {
+		return ExitIncomplete, usagef("%v", err)
+	}
+	if len(paths) == 0 {
+		fs.Usage()
+		return ExitIncomplete, usagef("scan needs at least one PATH (a file, a directory, or - for stdin)")
+	}
+	threshold, err := finding.ParseSeverity(*failOn)
+	if err != nil {
+		return ExitIncomplete, usagef("--fail-on: %v", err)
+	}
+	if *format != "text" && *format != "json" {
+		return ExitIncomplete, usagef("--format: unknown format %q (want text or json)", *format)
+	}
+	doc := &report.Document{ToolVersion: Version, FailOn: threshold, Files: scan.New().ScanPaths(ctx, paths)}
+	switch *format {
+	case "json":
+		err = jsonout.Write(env.Stdout, doc)
+	default:
+		err = textout.Write(env.Stdout, doc, textout.Options{Color: env.IsTerminal && env.Getenv("NO_COLOR") == ""})
+	}
+	if err != nil {
+		return ExitIncomplete, fmt.Errorf("write report: %w", err)
+	}
+	return int(doc.Verdict()), nil
+}

@@ -1,0 +1,208 @@
+// Package compress unwraps single compressed streams (gzip, zlib, bzip2, xz,
+// lzma-alone) recognised by their magic bytes, within the decompression
+// budget, and hands the content back to the engine as a nested input.
+package compress
+
+import (
+	"bytes"
+	"compress/bzip2"
+	"compress/gzip"
+	"compress/zlib"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"strings"
+
+	"github.com/ulikunitz/xz"
+	"github.com/ulikunitz/xz/lzma"
+
+	"github.com/modelgate/modelgate/internal/analyzer"
+	"github.com/modelgate/modelgate/internal/finding"
+	"github.com/modelgate/modelgate/internal/knowledge"
+)
+
+// Kind is one compression format.
+type Kind string
+
+// Supported kinds.
+const (
+	Gzip  Kind = "gzip"
+	Zlib  Kind = "zlib"
+	Bzip2 Kind = "bzip2"
+	XZ    Kind = "xz"
+	LZMA  Kind = "lzma"
+)
+
+// Sniff returns the compression format of head, or "".
+func Sniff(head []byte) Kind {
+	switch {
+	case len(head) >= 3 && head[0] == 0x1f && head[1] == 0x8b && head[2] == 8:
+		return Gzip
+	case len(head) >= 6 && bytes.Equal(head[:6], []byte{0xfd, '7', 'z', 'X', 'Z', 0}):
+		return XZ
+	case len(head) >= 10 && head[0] == 'B' && head[1] == 'Z' && head[2] == 'h' && head[3] >= '1' && head[3] <= '9' &&
+		bytes.Equal(head[4:10], []byte{0x31, 0x41, 0x59, 0x26, 0x53, 0x59}):
+		return Bzip2
+	case len(head) >= 2 && head[0]&0x0f == 8 && head[0]>>4 <= 7 && (uint16(head[0])<<8|uint16(head[1]))%31 == 0:
+		return Zlib
+	case len(head) >= 13 && isLZMAAlone(head):
+		return LZMA
+	}
+	return ""
+}
+
+// isLZMAAlone checks the 13-byte header of the legacy .lzma format written
+// by Python's lzma.FORMAT_ALONE: a properties byte, a dictionary size and an
+// uncompressed size (or -1 for unknown).
+func isLZMAAlone(h []byte) bool {
+	if h[0] >= 9*5*5 {
+		return false
+	}
+	dict := binary.LittleEndian.Uint32(h[1:5])
+	if dict < 1<<12 || dict > 1<<30 {
+		return false
+	}
+	size := binary.LittleEndian.Uint64(h[5:13])
+	return size == ^uint64(0) || size < 1<<48
+}
+
+// Analyzer unwraps compressed streams.
+type Analyzer struct{}
+
+// Format implements analyzer.Analyzer.
+func (Analyzer) Format() string { return "compressed" }
+
+// Match implements analyzer.Analyzer.
+func (Analyzer) Match(_ string, head []byte) bool { return Sniff(head) != "" }
+
+// Analyze decompresses the stream and returns it as one nested input.
+func (Analyzer) Analyze(_ context.Context, in analyzer.Input, lim analyzer.Limits, out *analyzer.Output) error {
+	head := make([]byte, 16)
+	n, _ := in.R.ReadAt(head, 0)
+	kind := Sniff(head[:n])
+	out.Format = string(kind)
+	src := io.NewSectionReader(in.R, 0, in.Size)
+	r, name, err := open(kind, src)
+	if err != nil {
+		return fmt.Errorf("%s: %w", kind, err)
+	}
+	if name == "" {
+		name = innerName(in.Name, kind)
+	}
+	nested, written, capped, derr := readBounded(r, in.Size, lim)
+	if nested.R != nil {
+		nested.Name = name
+		out.Nested = append(out.Nested, nested)
+	}
+	out.Add(finding.Finding{RuleID: knowledge.RuleCompressed, Severity: finding.Info, Offset: finding.NoOffset,
+		Message: fmt.Sprintf("%s stream, %d bytes decompressed to %d", kind, in.Size, written)})
+	if capped != "" {
+		out.Add(finding.Finding{RuleID: knowledge.RuleScanLimit, Severity: finding.Medium, Offset: finding.NoOffset,
+			Message: capped + "; only the first " + fmt.Sprint(written) + " bytes were analysed"})
+		return errors.New(capped)
+	}
+	if derr != nil {
+		return fmt.Errorf("%s stream is corrupt after %d decompressed bytes (what came before was analysed): %w", kind, written, derr)
+	}
+	return nil
+}
+
+func open(kind Kind, src io.Reader) (io.Reader, string, error) {
+	switch kind {
+	case Gzip:
+		zr, err := gzip.NewReader(src)
+		if err != nil {
+			return nil, "", err
+		}
+		return zr, path.Base(zr.Name), nil
+	case Zlib:
+		zr, err := zlib.NewReader(src)
+		return zr, "", err
+	case Bzip2:
+		return bzip2.NewReader(src), "", nil
+	case XZ:
+		zr, err := xz.NewReader(src)
+		return zr, "", err
+	case LZMA:
+		zr, err := lzma.NewReader(src)
+		return zr, "", err
+	}
+	return nil, "", fmt.Errorf("unknown compression %q", kind)
+}
+
+// innerName derives the decompressed member's name from the outer name.
+func innerName(outer string, kind Kind) string {
+	base := path.Base(strings.ReplaceAll(outer, "\\", "/"))
+	for _, ext := range []string{".gz", ".gzip", ".z", ".zlib", ".bz2", ".xz", ".lzma"} {
+		if strings.HasSuffix(strings.ToLower(base), ext) {
+			return base[:len(base)-len(ext)]
+		}
+	}
+	if base == "" || base == "." || base == "/" {
+		return "<" + string(kind) + " content>"
+	}
+	return base + ":" + string(kind)
+}
+
+// readBounded decompresses r into memory, spilling to a temporary file past
+// MaxInMemory, and stops at MaxDecompressed bytes or at MaxRatio times the
+// compressed size (once past RatioFloor). capped says why it stopped early.
+func readBounded(r io.Reader, compressed int64, lim analyzer.Limits) (n analyzer.Nested, written int64, capped string, err error) {
+	budget := lim.MaxDecompressed
+	if lim.MaxRatio > 0 {
+		budget = min(budget, max(max(compressed, 1)*lim.MaxRatio, lim.RatioFloor))
+	}
+	var mem bytes.Buffer
+	var file *os.File
+	var w io.Writer = &mem
+	buf := make([]byte, 256<<10)
+	for {
+		k, rerr := r.Read(buf)
+		if k > 0 {
+			if written+int64(k) > budget {
+				k = int(budget - written)
+				capped = fmt.Sprintf("decompressed size exceeds the budget of %d bytes (compressed %d bytes; possible decompression bomb)", budget, compressed)
+			}
+			if file == nil && int64(mem.Len()+k) > lim.MaxInMemory {
+				f, ferr := os.CreateTemp("", "modelgate-*.bin")
+				if ferr != nil {
+					return n, written, capped, fmt.Errorf("spill to temporary file: %w", ferr)
+				}
+				if _, werr := f.Write(mem.Bytes()); werr != nil {
+					f.Close()
+					os.Remove(f.Name())
+					return n, written, capped, fmt.Errorf("spill to temporary file: %w", werr)
+				}
+				mem = bytes.Buffer{}
+				file, w = f, f
+			}
+			if _, werr := w.Write(buf[:k]); werr != nil {
+				err = werr
+				break
+			}
+			written += int64(k)
+			if capped != "" {
+				break
+			}
+		}
+		if rerr == io.EOF {
+			break
+		}
+		if rerr != nil {
+			err = rerr
+			break
+		}
+	}
+	if file != nil {
+		name := file.Name()
+		return analyzer.Nested{R: file, Size: written, Close: func() error {
+			file.Close()
+			return os.Remove(name)
+		}}, written, capped, err
+	}
+	return analyzer.Nested{R: bytes.NewReader(mem.Bytes()), Size: written}, written, capped, err
+}

@@ -1,0 +1,419 @@
+// Package picklefile analyses raw pickle streams (any extension, any
+// protocol) and holds the audit that turns the pickle VM's events into
+// findings. Container formats that carry pickles (PyTorch, joblib, NumPy)
+// call Audit on their pickle members.
+package picklefile
+
+import (
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+
+	"github.com/modelgate/modelgate/internal/analyzer"
+	"github.com/modelgate/modelgate/internal/finding"
+	"github.com/modelgate/modelgate/internal/knowledge"
+	"github.com/modelgate/modelgate/internal/pickle"
+)
+
+// maxCallFindingsPerGlobal caps repeated call findings of one global: the
+// first ones carry the evidence, the rest are counted.
+const maxCallFindingsPerGlobal = 8
+
+// nestedLoaders are callables that unpickle (or torch.load) a bytes
+// argument. Their argument is analysed as a nested input. When the loader is
+// marked safe, the call itself is not reported: what it loads is judged in
+// the nested analysis instead (plain pickle.dumps of a torch tensor embeds a
+// torch.save archive this way).
+var nestedLoaders = map[string]bool{
+	"torch.storage._load_from_bytes": true,
+	"pickle.loads":                   false,
+	"_pickle.loads":                  false,
+	"dill._dill.loads":               false,
+	"dill.loads":                     false,
+	"cloudpickle.loads":              false,
+	"joblib.numpy_pickle.loads":      false,
+	"torch.serialization.load":       false,
+	"torch.load":                     false,
+}
+
+// Audit is the outcome of auditing one pickle stream.
+type Audit struct {
+	Findings []finding.Finding
+	Nested   []analyzer.Nested
+	Result   *pickle.Result
+	Imports  []string // every global imported, in first-seen order
+}
+
+// globalUse aggregates what a stream does with one global.
+type globalUse struct {
+	g         *pickle.Global
+	verdict   knowledge.Verdict
+	use       knowledge.Use
+	pos       int64
+	count     int
+	evidence  string
+	reported  int  // call/mutate findings emitted
+	dropped   int  // call/mutate findings not emitted (over the cap)
+	strongHit bool // a call or mutation was reported: skip the import finding
+	after     bool // first strongest use happened after a loader error
+}
+
+type auditor struct {
+	r       io.ReaderAt
+	member  string
+	out     *Audit
+	uses    map[string]*globalUse
+	order   []string
+	persist int
+	firstPI string
+	render  pickle.Renderer
+}
+
+// Run audits the pickle stream in r between start and end. member names it
+// in findings.
+func Run(r io.ReaderAt, start, end int64, member string, lim pickle.Limits, maxPickles int) *Audit {
+	a := &auditor{r: r, member: member, out: &Audit{}, uses: map[string]*globalUse{}}
+	res := pickle.Run(r, start, end, pickle.Options{Limits: lim, OnEvent: a.event, MaxPickles: maxPickles})
+	a.out.Result = res
+	a.finish(res)
+	return a.out
+}
+
+func (a *auditor) add(f finding.Finding) {
+	f.Member = a.member
+	a.out.Findings = append(a.out.Findings, f)
+}
+
+// classify judges a global by the name find_class resolves and, when
+// fix_imports changed it, by the raw name too; the worse verdict wins.
+func classify(g *pickle.Global) knowledge.Verdict {
+	v := knowledge.Classify(g.Module, g.Name)
+	if g.RawModule != g.Module || g.RawName != g.Name {
+		raw := knowledge.Classify(g.RawModule, g.RawName)
+		if raw.Tier == knowledge.TierDangerous && (v.Tier != knowledge.TierDangerous || raw.Danger.Severity > v.Danger.Severity) {
+			return raw
+		}
+	}
+	return v
+}
+
+func (a *auditor) use(g *pickle.Global) *globalUse {
+	k := g.Path()
+	u, ok := a.uses[k]
+	if !ok {
+		u = &globalUse{g: g, verdict: classify(g), use: knowledge.Imported, pos: g.Pos}
+		a.uses[k] = u
+		a.order = append(a.order, k)
+	}
+	return u
+}
+
+// raise records a weaker use (imported, instantiated, state-set) of g.
+func (a *auditor) raise(g *pickle.Global, use knowledge.Use, pos int64, evidence string, after bool) {
+	u := a.use(g)
+	u.count++
+	if use > u.use || u.evidence == "" && use == u.use {
+		u.use, u.pos, u.evidence, u.after = use, pos, evidence, after
+	}
+}
+
+func (a *auditor) event(e *pickle.Event) {
+	switch e.Kind {
+	case pickle.EventImport:
+		u := a.use(e.Global)
+		if u.evidence == "" {
+			u.evidence = "import " + e.Global.Path()
+			u.after = e.AfterError
+		}
+	case pickle.EventCall:
+		a.call(e)
+	case pickle.EventNew:
+		if e.Global != nil {
+			a.raise(e.Global, knowledge.Instantiated, e.Pos, a.render.RenderCall(e.Result), e.AfterError)
+		}
+	case pickle.EventBuild:
+		if e.Global != nil {
+			a.raise(e.Global, knowledge.StateSet, e.Pos, a.render.Render(e.Func)+".__setstate__("+a.render.Render(e.Args)+")", e.AfterError)
+		}
+	case pickle.EventMutate:
+		ev := a.render.Render(e.Func) + "." + mutationVerb(e.Op) + "(" + a.render.Render(e.Args) + ")"
+		a.strong(e.Global, knowledge.Mutated, e, ev)
+	case pickle.EventPersistentID:
+		a.persist++
+		if a.firstPI == "" {
+			a.firstPI = a.render.Render(e.Args)
+		}
+	}
+}
+
+func mutationVerb(op byte) string {
+	switch pickle.OpName(op) {
+	case "BUILD":
+		return "__setstate__"
+	case "APPEND":
+		return "append"
+	case "APPENDS":
+		return "extend"
+	case "SETITEM", "SETITEMS":
+		return "update"
+	case "ADDITEMS":
+		return "add"
+	}
+	return pickle.OpName(op)
+}
+
+func (a *auditor) call(e *pickle.Event) {
+	evidence := a.render.RenderCall(e.Result)
+	if e.Global == nil {
+		msg := "load-time call of a computed value (" + describe(e.Func) + ")"
+		a.add(finding.Finding{RuleID: knowledge.RuleComputedCall, Severity: finding.High,
+			Message: msg + afterNote(e.AfterError), Offset: e.Pos, Evidence: evidence})
+		return
+	}
+	path := e.Global.Path()
+	if safeLoader, ok := nestedLoaders[path]; ok {
+		if a.nested(e) && safeLoader {
+			a.use(e.Global).count++
+			return
+		}
+	}
+	v := classify(e.Global)
+	if v.Tier == knowledge.TierSafe && v.Safe.Calls {
+		a.raise(e.Global, knowledge.Called, e.Pos, evidence, e.AfterError)
+		a.roles(e, v.Safe)
+		return
+	}
+	a.strong(e.Global, knowledge.Called, e, evidence)
+}
+
+// roles applies what a safe rebuild helper does with its arguments:
+// copyreg._reconstructor(cls, base, state) instantiates cls and calls
+// base.__init__.
+func (a *auditor) roles(e *pickle.Event, s *knowledge.SafeGlobal) {
+	items, _ := e.Args.TupleItems()
+	ev := a.render.RenderCall(e.Result)
+	for _, i := range s.Instantiates {
+		if i < len(items) {
+			if g := globalOfValue(items[i]); g != nil {
+				a.raise(g, knowledge.Instantiated, e.Pos, ev, e.AfterError)
+			}
+		}
+	}
+	for _, i := range s.CallsArgs {
+		if i < len(items) {
+			if g := globalOfValue(items[i]); g != nil {
+				v := classify(g)
+				if v.Tier == knowledge.TierSafe && v.Safe.Calls {
+					a.raise(g, knowledge.Called, e.Pos, ev, e.AfterError)
+					continue
+				}
+				a.strong(g, knowledge.Called, e, ev)
+			}
+		}
+	}
+}
+
+func globalOfValue(v pickle.Value) *pickle.Global {
+	if v.Kind == pickle.KindGlobal && v.Obj != nil {
+		return v.Obj.Global
+	}
+	return nil
+}
+
+// strong reports a call or mutation of a global that is not known safe for
+// that use, one finding per occurrence up to a cap.
+func (a *auditor) strong(g *pickle.Global, use knowledge.Use, e *pickle.Event, evidence string) {
+	u := a.use(g)
+	u.count++
+	j := knowledge.Judge(u.verdict, use)
+	if !j.Report {
+		return
+	}
+	u.strongHit = true
+	if u.reported >= maxCallFindingsPerGlobal {
+		u.dropped++
+		return
+	}
+	u.reported++
+	a.add(finding.Finding{RuleID: j.RuleID, Severity: j.Severity,
+		Message: message(u, use, pickle.OpName(e.Op)) + afterNote(e.AfterError), Offset: e.Pos, Evidence: evidence})
+}
+
+func afterNote(after bool) string {
+	if after {
+		return " (after a point where pickle.load raises; another loader may still reach it)"
+	}
+	return ""
+}
+
+func message(u *globalUse, use knowledge.Use, op string) string {
+	path := u.g.Path()
+	if u.g.RawModule != u.g.Module || u.g.RawName != u.g.Name {
+		path += " (written as " + u.g.RawModule + "." + u.g.RawName + ")"
+	}
+	switch u.verdict.Tier {
+	case knowledge.TierDangerous:
+		verb := map[knowledge.Use]string{knowledge.Called: "load-time call of", knowledge.Mutated: "load-time change to",
+			knowledge.Instantiated: "instantiation of", knowledge.StateSet: "instance state set on", knowledge.Imported: "import of"}[use]
+		return fmt.Sprintf("%s %s, which is dangerous: %s", verb, path, u.verdict.Danger.Why)
+	case knowledge.TierSafe:
+		if use == knowledge.Mutated {
+			return fmt.Sprintf("%s is changed at load time by %s", path, op)
+		}
+		return fmt.Sprintf("load-time call of %s, which is only known safe to rebuild, not to call", path)
+	}
+	switch use {
+	case knowledge.Called:
+		return fmt.Sprintf("load-time call of %s, which is not known to be safe", path)
+	case knowledge.Mutated:
+		return fmt.Sprintf("%s is changed at load time by %s", path, op)
+	case knowledge.Instantiated:
+		return fmt.Sprintf("%s is instantiated but is not known to be safe", path)
+	case knowledge.StateSet:
+		return fmt.Sprintf("%s is rebuilt with BUILD (its __setstate__ runs) but is not known to be safe", path)
+	}
+	return fmt.Sprintf("%s is imported but is not known to be safe", path)
+}
+
+func describe(v pickle.Value) string {
+	switch v.Kind {
+	case pickle.KindCall, pickle.KindNew:
+		return "the result of " + pickle.Renderer{}.RenderCall(v)
+	case pickle.KindUnknown:
+		if v.Obj != nil && v.Obj.Detail != "" {
+			return "a value the loader cannot produce: " + v.Obj.Detail
+		}
+		return "an unknown value"
+	case pickle.KindPersistent:
+		return "an object from persistent_load"
+	}
+	return "a value of kind " + kindName(v.Kind)
+}
+
+func kindName(k pickle.Kind) string {
+	return map[pickle.Kind]string{pickle.KindStr: "str", pickle.KindBytes: "bytes", pickle.KindInt: "int",
+		pickle.KindTuple: "tuple", pickle.KindList: "list", pickle.KindDict: "dict", pickle.KindNone: "None"}[k]
+}
+
+// nested turns a nested loader's literal bytes argument into a nested input.
+func (a *auditor) nested(e *pickle.Event) bool {
+	items, _ := e.Args.TupleItems()
+	if len(items) == 0 {
+		return false
+	}
+	b := items[0]
+	off := b.DataOffset()
+	if b.Kind != pickle.KindBytes || off < 0 {
+		return false
+	}
+	a.out.Nested = append(a.out.Nested, analyzer.Nested{
+		Name: fmt.Sprintf("%s@%d", e.Global.Path(), e.Pos),
+		R:    io.NewSectionReader(a.r, off, b.Int),
+		Size: b.Int,
+	})
+	return true
+}
+
+// finish emits the aggregated findings: weaker uses of globals that are not
+// known safe, anomalies, and the summary.
+func (a *auditor) finish(res *pickle.Result) {
+	for _, k := range a.order {
+		u := a.uses[k]
+		a.out.Imports = append(a.out.Imports, k)
+		if u.dropped > 0 {
+			a.add(finding.Finding{RuleID: knowledge.Judge(u.verdict, knowledge.Called).RuleID, Severity: knowledge.Judge(u.verdict, knowledge.Called).Severity,
+				Message: fmt.Sprintf("%d more load-time uses of %s not listed", u.dropped, k), Offset: finding.NoOffset})
+		}
+		if u.strongHit {
+			continue
+		}
+		j := knowledge.Judge(u.verdict, u.use)
+		if !j.Report {
+			continue
+		}
+		msg := message(u, u.use, "")
+		if u.count > 1 {
+			msg += fmt.Sprintf(" (%d uses)", u.count)
+		}
+		a.add(finding.Finding{RuleID: j.RuleID, Severity: j.Severity, Message: msg + afterNote(u.after), Offset: u.pos, Evidence: u.evidence})
+	}
+	a.anomalies(res)
+	a.summary(res)
+}
+
+var anomalyRules = map[pickle.AnomalyKind]struct {
+	id  string
+	sev finding.Severity
+}{
+	pickle.AnomalyNonStringGlobal: {knowledge.RuleNonStringGlobal, finding.Medium},
+	pickle.AnomalyMemoMiss:        {knowledge.RuleMemoMiss, finding.Medium},
+	pickle.AnomalyFrameDivergence: {knowledge.RuleFrameDivergence, finding.Medium},
+	pickle.AnomalyDuplicateProto:  {knowledge.RuleDuplicateProto, finding.Low},
+	pickle.AnomalyTrailingData:    {knowledge.RuleTrailingData, finding.Medium},
+	pickle.AnomalyLoaderError:     {knowledge.RuleLoaderError, finding.Medium},
+	pickle.AnomalyMalformed:       {knowledge.RuleMalformed, finding.Medium},
+	pickle.AnomalyLimit:           {knowledge.RuleLimit, finding.Medium},
+}
+
+// anomalies reports each kind once, at its first occurrence, with a count.
+func (a *auditor) anomalies(res *pickle.Result) {
+	type agg struct {
+		first pickle.Anomaly
+		n     int
+	}
+	byKind := map[pickle.AnomalyKind]*agg{}
+	var kinds []pickle.AnomalyKind
+	for _, an := range res.Anomalies {
+		if g, ok := byKind[an.Kind]; ok {
+			g.n++
+			continue
+		}
+		byKind[an.Kind] = &agg{first: an, n: 1}
+		kinds = append(kinds, an.Kind)
+	}
+	for _, k := range kinds {
+		g := byKind[k]
+		r := anomalyRules[k]
+		msg := g.first.Detail
+		if g.n > 1 {
+			msg += fmt.Sprintf(" (%d occurrences)", g.n)
+		}
+		a.add(finding.Finding{RuleID: r.id, Severity: r.sev, Message: msg, Offset: g.first.Pos})
+	}
+	if res.DroppedAnomalies > 0 {
+		a.add(finding.Finding{RuleID: knowledge.RuleLimit, Severity: finding.Medium,
+			Message: fmt.Sprintf("%d further anomalies not listed", res.DroppedAnomalies), Offset: finding.NoOffset})
+	}
+}
+
+func (a *auditor) summary(res *pickle.Result) {
+	if len(res.Pickles) == 0 {
+		return
+	}
+	var protos []string
+	oldest := pickle.HighestProtocol
+	for _, p := range res.Pickles {
+		protos = append(protos, fmt.Sprint(p.Protocol))
+		oldest = min(oldest, p.Protocol)
+	}
+	protos = slices.Compact(protos)
+	imports := "none"
+	if len(a.out.Imports) > 0 {
+		imports = strings.Join(a.out.Imports, ", ")
+	}
+	msg := fmt.Sprintf("pickle protocol %s, %d opcodes; imports: %s", strings.Join(protos, "/"), res.Opcodes, imports)
+	a.add(finding.Finding{RuleID: knowledge.RuleSummary, Severity: finding.Info, Message: msg, Offset: res.Pickles[0].Start})
+	if len(res.Pickles) > 1 {
+		a.add(finding.Finding{RuleID: knowledge.RuleMultiplePickles, Severity: finding.Info,
+			Message: fmt.Sprintf("%d pickles in one stream; all were analysed", len(res.Pickles)), Offset: res.Pickles[1].Start})
+	}
+	if oldest < 2 {
+		a.add(finding.Finding{RuleID: knowledge.RuleOldProtocol, Severity: finding.Low,
+			Message: fmt.Sprintf("pickle protocol %d (text-era protocol; fix_imports name mapping applies)", oldest), Offset: res.Pickles[0].Start})
+	}
+	if a.persist > 0 {
+		a.add(finding.Finding{RuleID: knowledge.RulePersistentID, Severity: finding.Info,
+			Message: fmt.Sprintf("%d persistent ids, first %s", a.persist, a.firstPI), Offset: finding.NoOffset})
+	}
+}

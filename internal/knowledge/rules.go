@@ -1,0 +1,102 @@
+package knowledge
+
+import "github.com/modelgate/modelgate/internal/finding"
+
+// Rule IDs. They are part of the JSON contract: never rename one.
+const (
+	RuleDangerousCall   = "PICKLE-DANGEROUS-CALL"
+	RuleDangerousGlobal = "PICKLE-DANGEROUS-GLOBAL"
+	RuleUnknownCall     = "PICKLE-UNKNOWN-CALL"
+	RuleComputedCall    = "PICKLE-COMPUTED-CALL"
+	RuleGlobalMutation  = "PICKLE-GLOBAL-MUTATION"
+	RuleUnknownGlobal   = "PICKLE-UNKNOWN-GLOBAL"
+	RuleNonStringGlobal = "PICKLE-NONSTRING-GLOBAL"
+	RuleMemoMiss        = "PICKLE-MEMO-MISS"
+	RuleFrameDivergence = "PICKLE-FRAME-DIVERGENCE"
+	RuleTrailingData    = "PICKLE-TRAILING-DATA"
+	RuleLoaderError     = "PICKLE-LOADER-ERROR"
+	RuleMalformed       = "PICKLE-MALFORMED"
+	RuleLimit           = "PICKLE-LIMIT"
+	RuleDuplicateProto  = "PICKLE-DUPLICATE-PROTO"
+	RuleOldProtocol     = "PICKLE-OLD-PROTOCOL"
+	RulePersistentID    = "PICKLE-PERSISTENT-ID"
+	RuleMultiplePickles = "PICKLE-MULTIPLE"
+	RuleSummary         = "PICKLE-SUMMARY"
+	RuleCompressed      = "FORMAT-COMPRESSED"
+	RuleScanLimit       = "SCAN-LIMIT"
+)
+
+// Rules lists every finding kind the pickle engine and the scan engine emit,
+// with the severity they usually carry. `modelgate rules` prints it.
+var Rules = []finding.Rule{
+	{RuleDangerousCall, finding.Critical, "Load-time call of a known-dangerous callable",
+		"The pickle calls a global that the catalogue lists as dangerous (it runs code, starts processes, touches files or the network, or resolves arbitrary callables). Loading the file does this.",
+		"https://docs.python.org/3/library/pickle.html#restricting-globals"},
+	{RuleDangerousGlobal, finding.Critical, "Reference to a known-dangerous global",
+		"The pickle imports a known-dangerous global without calling it directly. It can still be called indirectly (passed to a helper, registered as an extension, stored for later), so the reference alone is reported at the catalogue severity.",
+		"https://github.com/trailofbits/fickling/security/advisories/GHSA-mxhj-88fx-4pcv"},
+	{RuleUnknownCall, finding.High, "Load-time call of a callable that is not known safe",
+		"The pickle calls a global that is not on the allowlist of callables known to be safe at load time. Denylists are always incomplete; an unknown call is treated as code execution until someone vouches for it.",
+		"https://arxiv.org/abs/2508.19774"},
+	{RuleComputedCall, finding.High, "Load-time call of a computed value",
+		"The pickle calls something that is not a plain global: the result of another call, a value from the memo that could not be resolved, or an operand the scanner could not follow. Real models never need this.",
+		"https://github.com/mmaitre314/picklescan/issues/14"},
+	{RuleGlobalMutation, finding.High, "A global object is changed at load time",
+		"BUILD, APPEND, SETITEM or ADDITEMS is applied to an imported module, class or function itself (monkey-patching, sys.path or os.environ edits).",
+		"https://docs.python.org/3/library/pickle.html#pickling-class-instances"},
+	{RuleUnknownGlobal, finding.Medium, "Import of a global that is not known safe",
+		"The pickle imports or instantiates a class that is not on the allowlist (for example a whole-module pickle of __main__.Net). Importing runs the module's import-time code; the class's __setstate__ runs on BUILD.",
+		"https://pytorch.org/docs/stable/generated/torch.load.html"},
+	{RuleNonStringGlobal, finding.Medium, "STACK_GLOBAL with operands that are not strings",
+		"CPython refuses these, but scanners built on pickletools.genops crash or give up on them, hiding what follows.",
+		"https://github.com/mmaitre314/picklescan/issues/14"},
+	{RuleMemoMiss, finding.Medium, "Memo lookup of an index that was never stored",
+		"The real unpickler raises here; everything before this point has already run. Scanners with a simplified memo model disagree with the loader on such streams.",
+		"https://github.com/protectai/modelscan/issues/85"},
+	{RuleFrameDivergence, finding.Medium, "FRAME length disagrees with the opcodes",
+		"The C unpickler ignores frame boundaries while the Python unpickler and some scanners enforce them, so the two can decode different streams.",
+		"https://github.com/trailofbits/fickling"},
+	{RuleTrailingData, finding.Medium, "Bytes after the last STOP",
+		"Data after the final STOP is not part of any pickle; a loader that calls load() again, or another program, may read it.",
+		"https://github.com/mmaitre314/picklescan/issues/33"},
+	{RuleLoaderError, finding.Medium, "The real loader raises at this point",
+		"pickle.load would stop with an error here (stack underflow, unsupported protocol, unregistered extension, bad operand). Everything before it has already run when the error is raised.",
+		"https://github.com/mmaitre314/picklescan/issues/33"},
+	{RuleMalformed, finding.Medium, "The stream cannot be decoded further",
+		"An unknown opcode or a truncated argument ends the decoding before the end of the data. Findings before this point are kept; the rest of the data was not analysed.",
+		"https://docs.python.org/3/library/pickletools.html"},
+	{RuleLimit, finding.Medium, "A resource limit of the analyser was reached",
+		"Huge lengths, deep nesting, memo floods or an excessive opcode count: the analysis stopped at the limit, as it should for a hostile file.",
+		"https://docs.python.org/3/library/pickle.html"},
+	{RuleDuplicateProto, finding.Low, "More than one PROTO opcode in a pickle",
+		"Accepted by the loader, but unusual: pickle writers emit PROTO once.",
+		"https://github.com/python/cpython/blob/main/Lib/pickletools.py"},
+	{RuleOldProtocol, finding.Low, "Pickle protocol 0 or 1",
+		"Text-era protocols are rare in modern model files and are where fix_imports name mapping applies.",
+		"https://docs.python.org/3/library/pickle.html#data-stream-format"},
+	{RulePersistentID, finding.Info, "Persistent IDs",
+		"The pickle asks the loader's persistent_load for external objects (PyTorch storages use this).",
+		"https://docs.python.org/3/library/pickle.html#persistence-of-external-objects"},
+	{RuleMultiplePickles, finding.Info, "Several pickles in one stream",
+		"A loader calling pickle.load repeatedly reads them all; every one was analysed.",
+		"https://github.com/protectai/modelscan"},
+	{RuleSummary, finding.Info, "What the pickle contains",
+		"Protocol, opcode count and every global the pickle imports.",
+		""},
+	{RuleCompressed, finding.Info, "Compressed stream",
+		"The file is a compressed stream; its content was decompressed (within budget) and analysed.",
+		""},
+	{RuleScanLimit, finding.Medium, "A scan budget was reached",
+		"Nesting depth, decompressed size or compression ratio exceeded the budget (an archive bomb or a very deep nesting). The part beyond the budget was not analysed.",
+		"https://en.wikipedia.org/wiki/Zip_bomb"},
+}
+
+// RuleByID returns the rule with the given id.
+func RuleByID(id string) (finding.Rule, bool) {
+	for _, r := range Rules {
+		if r.ID == id {
+			return r, true
+		}
+	}
+	return finding.Rule{}, false
+}

@@ -1,0 +1,90 @@
+// Package jsonout writes the versioned JSON document (schema_version "1").
+package jsonout
+
+import (
+	"encoding/json"
+	"io"
+
+	"github.com/modelgate/modelgate/internal/finding"
+	"github.com/modelgate/modelgate/internal/report"
+)
+
+type document struct {
+	SchemaVersion string  `json:"schema_version"`
+	Tool          tool    `json:"tool"`
+	Files         []file  `json:"files"`
+	Summary       summary `json:"summary"`
+}
+
+type tool struct {
+	Name    string `json:"name"`
+	Version string `json:"version"`
+}
+
+type file struct {
+	Path     string   `json:"path"`
+	Format   string   `json:"format"`
+	Size     int64    `json:"size"`
+	SHA256   string   `json:"sha256"`
+	Findings []result `json:"findings"`
+	Errors   []string `json:"errors"`
+}
+
+type result struct {
+	RuleID   string `json:"rule_id"`
+	Severity string `json:"severity"`
+	Message  string `json:"message"`
+	Member   string `json:"member,omitempty"`
+	Offset   *int64 `json:"offset,omitempty"`
+	Evidence string `json:"evidence,omitempty"`
+}
+
+type summary struct {
+	Files       int            `json:"files"`
+	MaxSeverity string         `json:"max_severity"`
+	Findings    map[string]int `json:"findings"`
+	Incomplete  int            `json:"incomplete"`
+	Verdict     string         `json:"verdict"`
+	FailOn      string         `json:"fail_on"`
+}
+
+// Write renders d as indented JSON.
+func Write(w io.Writer, d *report.Document) error {
+	out := document{SchemaVersion: report.SchemaVersion, Tool: tool{Name: "modelgate", Version: d.ToolVersion}, Files: []file{}}
+	for _, f := range d.Files {
+		jf := file{Path: f.Path, Format: f.Format, Size: f.Size, SHA256: f.SHA256, Findings: []result{}, Errors: []string{}}
+		for _, x := range f.Findings {
+			r := result{RuleID: x.RuleID, Severity: x.Severity.String(), Message: x.Message, Member: x.Member, Evidence: x.Evidence}
+			if x.Offset != finding.NoOffset {
+				off := x.Offset
+				r.Offset = &off
+			}
+			jf.Findings = append(jf.Findings, r)
+		}
+		jf.Errors = append(jf.Errors, f.Errors...)
+		out.Files = append(out.Files, jf)
+	}
+	s := d.Summarize()
+	out.Summary = summary{Files: s.Files, MaxSeverity: "none", Findings: map[string]int{}, Incomplete: s.Incomplete,
+		Verdict: verdictName(d.Verdict()), FailOn: d.FailOn.String()}
+	if s.HasFindings {
+		out.Summary.MaxSeverity = s.MaxSeverity.String()
+	}
+	for sev, n := range s.Counts {
+		out.Summary.Findings[sev.String()] = n
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
+	return enc.Encode(out)
+}
+
+func verdictName(v report.Verdict) string {
+	switch v {
+	case report.Fail:
+		return "fail"
+	case report.Incomplete:
+		return "incomplete"
+	}
+	return "pass"
+}

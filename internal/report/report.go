@@ -1,0 +1,69 @@
+// Package report holds the one document every writer renders: the scanned
+// files with their findings, and the summary and verdict derived from them.
+// Writers live in subpackages (textout, jsonout) and only format.
+package report
+
+import (
+	"github.com/modelgate/modelgate/internal/finding"
+	"github.com/modelgate/modelgate/internal/scan"
+)
+
+// SchemaVersion is the JSON contract version. Extend, don't break.
+const SchemaVersion = "1"
+
+// Document is the result of one scan.
+type Document struct {
+	ToolVersion string
+	Files       []scan.FileResult
+	FailOn      finding.Severity
+}
+
+// Summary counts what the document contains.
+type Summary struct {
+	Files       int
+	MaxSeverity finding.Severity
+	HasFindings bool
+	Counts      map[finding.Severity]int
+	Incomplete  int // files with errors
+}
+
+// Summarize computes the summary.
+func (d *Document) Summarize() Summary {
+	s := Summary{Files: len(d.Files), Counts: map[finding.Severity]int{}}
+	for _, f := range d.Files {
+		for _, x := range f.Findings {
+			s.Counts[x.Severity]++
+			if !s.HasFindings || x.Severity > s.MaxSeverity {
+				s.MaxSeverity = x.Severity
+			}
+			s.HasFindings = true
+		}
+		if len(f.Errors) > 0 {
+			s.Incomplete++
+		}
+	}
+	return s
+}
+
+// Verdict is the scan's outcome, which is also its exit status.
+type Verdict int
+
+// Verdicts, numbered as exit statuses.
+const (
+	Pass       Verdict = 0 // nothing at or above the threshold, everything analysed
+	Fail       Verdict = 1 // a finding at or above the threshold
+	Incomplete Verdict = 2 // something could not be analysed, and nothing failed
+)
+
+// Verdict applies the threshold: a failing finding wins over an incomplete
+// analysis, because what was found is already enough to refuse the file.
+func (d *Document) Verdict() Verdict {
+	s := d.Summarize()
+	if s.HasFindings && s.MaxSeverity >= d.FailOn {
+		return Fail
+	}
+	if s.Incomplete > 0 {
+		return Incomplete
+	}
+	return Pass
+}

@@ -1,0 +1,320 @@
+// Package scan is the engine: it turns paths into inputs, sniffs each input
+// by content, dispatches it to the analyser registered for its format,
+// feeds nested inputs (decompressed streams, embedded pickles) back through
+// the same path within the budgets, and collects one result per file.
+package scan
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+
+	"github.com/modelgate/modelgate/internal/analyzer"
+	"github.com/modelgate/modelgate/internal/finding"
+	"github.com/modelgate/modelgate/internal/knowledge"
+)
+
+// FileResult is everything found about one file.
+type FileResult struct {
+	Path     string
+	Format   string
+	Size     int64
+	SHA256   string
+	Findings []finding.Finding
+	// Errors say what could not be analysed. A file with errors was not
+	// fully analysed (exit status 2 unless a finding fails it anyway).
+	Errors []string
+}
+
+// Engine scans inputs with a fixed set of analysers and budgets.
+type Engine struct {
+	Analyzers []analyzer.Analyzer
+	Limits    analyzer.Limits
+	// Workers is how many files are scanned at once (default: CPUs).
+	Workers int
+}
+
+// New returns an engine with every registered analyser and default limits.
+func New() *Engine {
+	return &Engine{Analyzers: Registry(), Limits: analyzer.DefaultLimits()}
+}
+
+// Match returns the analyser for an input, or nil when no format matches.
+func (e *Engine) Match(name string, head []byte) analyzer.Analyzer {
+	for _, a := range e.Analyzers {
+		if a.Match(name, head) {
+			return a
+		}
+	}
+	return nil
+}
+
+// ScanPaths scans files and directories (recursively) and returns one
+// result per file, in a stable order: arguments in the order given,
+// directory contents in lexical order.
+func (e *Engine) ScanPaths(ctx context.Context, paths []string) []FileResult {
+	var jobs []job
+	for _, p := range paths {
+		jobs = append(jobs, e.expand(p)...)
+	}
+	results := make([]FileResult, len(jobs))
+	workers := e.Workers
+	if workers <= 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for range min(workers, max(len(jobs), 1)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				results[i] = e.runJob(ctx, jobs[i])
+			}
+		}()
+	}
+	for i := range jobs {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	var out []FileResult
+	for i, r := range results {
+		if jobs[i].optional && r.Format == "" && len(r.Findings) == 0 {
+			continue // a non-model file met in a directory walk
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
+// job is one file to scan. optional files (met while walking a directory,
+// with an extension that says "not a model") are dropped from the results
+// when no analyser recognises them.
+type job struct {
+	path     string
+	optional bool
+	err      error
+}
+
+// skipExtensions are files a directory walk passes over unless their
+// content sniffs as a supported format (a pickle named .txt is still found).
+var skipExtensions = map[string]bool{
+	".md": true, ".txt": true, ".rst": true, ".py": true, ".json": true, ".yaml": true,
+	".yml": true, ".toml": true, ".cfg": true, ".ini": true, ".html": true, ".css": true,
+	".js": true, ".ts": true, ".csv": true, ".tsv": true, ".png": true, ".jpg": true,
+	".jpeg": true, ".gif": true, ".svg": true, ".ipynb": true, ".sh": true, ".go": true,
+	".c": true, ".h": true, ".xml": true, ".lock": true, ".gitattributes": true,
+	".gitignore": true, ".log": true, ".pdf": true,
+}
+
+func (e *Engine) expand(p string) []job {
+	if p == "-" {
+		return []job{{path: p}}
+	}
+	st, err := os.Stat(p)
+	if err != nil {
+		return []job{{path: p, err: err}}
+	}
+	if !st.IsDir() {
+		return []job{{path: p}}
+	}
+	var jobs []job
+	err = filepath.WalkDir(p, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			jobs = append(jobs, job{path: path, err: err})
+			return nil
+		}
+		if d.IsDir() {
+			if path != p && strings.HasPrefix(d.Name(), ".") {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if !d.Type().IsRegular() {
+			return nil // symlinks and devices are not followed
+		}
+		name := d.Name()
+		optional := skipExtensions[strings.ToLower(filepath.Ext(name))] || strings.HasPrefix(name, ".") ||
+			strings.EqualFold(name, "LICENSE") || strings.EqualFold(name, "README")
+		jobs = append(jobs, job{path: path, optional: optional})
+		return nil
+	})
+	if err != nil {
+		jobs = append(jobs, job{path: p, err: err})
+	}
+	return jobs
+}
+
+func (e *Engine) runJob(ctx context.Context, j job) FileResult {
+	if j.err != nil {
+		return FileResult{Path: j.path, Errors: []string{j.err.Error()}}
+	}
+	if err := ctx.Err(); err != nil {
+		return FileResult{Path: j.path, Errors: []string{err.Error()}}
+	}
+	if j.path == "-" {
+		return e.scanStdin(ctx)
+	}
+	f, err := os.Open(j.path)
+	if err != nil {
+		return FileResult{Path: j.path, Errors: []string{err.Error()}}
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return FileResult{Path: j.path, Errors: []string{err.Error()}}
+	}
+	res := e.ScanReaderAt(ctx, j.path, f, st.Size(), j.optional)
+	return res
+}
+
+// scanStdin spools standard input to a temporary file so that analysers get
+// random access.
+func (e *Engine) scanStdin(ctx context.Context) FileResult {
+	f, err := os.CreateTemp("", "modelgate-stdin-*")
+	if err != nil {
+		return FileResult{Path: "-", Errors: []string{fmt.Sprintf("spool stdin: %v", err)}}
+	}
+	defer os.Remove(f.Name())
+	defer f.Close()
+	n, err := io.Copy(f, os.Stdin)
+	if err != nil {
+		return FileResult{Path: "-", Errors: []string{fmt.Sprintf("read stdin: %v", err)}}
+	}
+	return e.ScanReaderAt(ctx, "-", f, n, false)
+}
+
+// ScanReaderAt scans one file given as random-access bytes. When optional is
+// set and no analyser recognises the content, the result has an empty
+// Format and no errors.
+func (e *Engine) ScanReaderAt(ctx context.Context, path string, r io.ReaderAt, size int64, optional bool) FileResult {
+	res := FileResult{Path: path, Size: size}
+	// The digest is computed alongside the analysis: it is the one pass
+	// over every byte, and it should not wait for the analysis or vice versa.
+	var wg sync.WaitGroup
+	var sum string
+	var sumErr error
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		h := sha256.New()
+		if _, err := io.Copy(h, io.NewSectionReader(r, 0, size)); err != nil {
+			sumErr = err
+			return
+		}
+		sum = hex.EncodeToString(h.Sum(nil))
+	}()
+	st := &state{engine: e, res: &res}
+	in := analyzer.Input{Name: filepath.Base(path), R: r, Size: size}
+	a := e.Match(in.Name, head(in))
+	if a == nil {
+		if !optional {
+			res.Format = "unknown"
+			res.Errors = append(res.Errors, "not a recognised model format: nothing was analysed")
+		}
+	} else {
+		res.Format = st.analyze(ctx, a, in, "")
+	}
+	wg.Wait()
+	res.SHA256 = sum
+	if sumErr != nil {
+		res.Errors = append(res.Errors, fmt.Sprintf("sha256: %v", sumErr))
+	}
+	e.capFindings(&res)
+	return res
+}
+
+func head(in analyzer.Input) []byte {
+	b := make([]byte, min(int64(analyzer.HeadSize), in.Size))
+	n, _ := in.R.ReadAt(b, 0)
+	return b[:n]
+}
+
+type state struct {
+	engine *Engine
+	res    *FileResult
+}
+
+// analyze runs one analyser on one input and recurses into nested inputs.
+// It returns the format id.
+func (s *state) analyze(ctx context.Context, a analyzer.Analyzer, in analyzer.Input, member string) string {
+	var out analyzer.Output
+	err := a.Analyze(ctx, in, s.engine.Limits, &out)
+	format := out.Format
+	if format == "" {
+		format = a.Format()
+	}
+	for _, f := range out.Findings {
+		f.Member = joinMember(member, f.Member)
+		s.res.Findings = append(s.res.Findings, f)
+	}
+	if err != nil {
+		s.res.Errors = append(s.res.Errors, prefixMember(member, err.Error()))
+	}
+	for _, n := range out.Nested {
+		s.nested(ctx, in, n, joinMember(member, n.Name))
+		if n.Close != nil {
+			n.Close()
+		}
+	}
+	return format
+}
+
+func (s *state) nested(ctx context.Context, parent analyzer.Input, n analyzer.Nested, member string) {
+	if err := ctx.Err(); err != nil {
+		s.res.Errors = append(s.res.Errors, prefixMember(member, err.Error()))
+		return
+	}
+	in := analyzer.Input{Name: n.Name, R: n.R, Size: n.Size, Depth: parent.Depth + 1}
+	if in.Depth > s.engine.Limits.MaxDepth {
+		msg := fmt.Sprintf("nesting deeper than %d levels; not analysed", s.engine.Limits.MaxDepth)
+		s.res.Findings = append(s.res.Findings, finding.Finding{RuleID: knowledge.RuleScanLimit, Severity: finding.Medium,
+			Message: msg, Member: member, Offset: finding.NoOffset})
+		s.res.Errors = append(s.res.Errors, prefixMember(member, msg))
+		return
+	}
+	a := s.engine.Match(in.Name, head(in))
+	if a == nil {
+		s.res.Errors = append(s.res.Errors, prefixMember(member, "not a recognised format: not analysed"))
+		return
+	}
+	s.analyze(ctx, a, in, member)
+}
+
+// joinMember builds the member chain; "!" separates nesting levels so that
+// member names containing "/" (zip paths) stay readable.
+func joinMember(parent, child string) string {
+	switch {
+	case parent == "":
+		return child
+	case child == "":
+		return parent
+	}
+	return parent + "!" + child
+}
+
+func prefixMember(member, msg string) string {
+	if member == "" {
+		return msg
+	}
+	return member + ": " + msg
+}
+
+// capFindings keeps the worst MaxFindings findings of a file.
+func (e *Engine) capFindings(res *FileResult) {
+	finding.Sort(res.Findings)
+	if m := e.Limits.MaxFindings; m > 0 && len(res.Findings) > m {
+		dropped := len(res.Findings) - m
+		res.Findings = append(res.Findings[:m], finding.Finding{RuleID: knowledge.RuleScanLimit, Severity: finding.Info,
+			Message: fmt.Sprintf("%d further findings not listed", dropped), Offset: finding.NoOffset})
+	}
+}

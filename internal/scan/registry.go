@@ -1,0 +1,20 @@
+package scan
+
+import (
+	"github.com/modelgate/modelgate/internal/analyzer"
+	"github.com/modelgate/modelgate/internal/formats/compress"
+	"github.com/modelgate/modelgate/internal/formats/picklefile"
+)
+
+// Registry lists every analyser, in the order Match is tried: formats with
+// magic bytes first, the raw pickle last (protocol 0 pickles have no magic
+// and are recognised by decoding their first opcodes).
+//
+// To add a format: write internal/formats/NAME with a type implementing
+// analyzer.Analyzer, and add it here.
+func Registry() []analyzer.Analyzer {
+	return []analyzer.Analyzer{
+		compress.Analyzer{},
+		picklefile.Analyzer{},
+	}
+}
