@@ -25,11 +25,15 @@ type reader struct {
 }
 
 func newReader(r io.ReaderAt, start, end int64) *reader {
-	return &reader{r: r, end: end, pos: start, bufOff: start, buf: make([]byte, 0, readBufSize)}
+	size := int64(readBufSize)
+	if end-start < size {
+		size = max(end-start, 16)
+	}
+	return &reader{r: r, end: end, pos: start, bufOff: start, buf: make([]byte, 0, size)}
 }
 
 // fill makes at least n bytes from pos available in the buffer, or as many
-// as remain. n must be <= readBufSize.
+// as remain. n must be <= cap(buf).
 func (rd *reader) fill(n int) error {
 	if rd.err != nil {
 		return rd.err
@@ -74,11 +78,14 @@ func (rd *reader) readByte() (byte, error) {
 	return c, nil
 }
 
-// next returns the next n bytes (n <= readBufSize). The slice is valid until
-// the next read.
+// next returns the next n bytes (n <= 4096). The slice is valid until the
+// next read.
 func (rd *reader) next(n int) ([]byte, error) {
 	if rd.end-rd.pos < int64(n) {
 		return nil, errTruncated
+	}
+	if n > cap(rd.buf) {
+		rd.buf = make([]byte, 0, n)
 	}
 	if err := rd.fill(n); err != nil {
 		return nil, err
