@@ -16,12 +16,13 @@ const readBufSize = 64 << 10
 // window buffer. Large payloads are skipped by moving the offset: they are
 // never read, let alone copied.
 type reader struct {
-	r      io.ReaderAt
-	end    int64
-	pos    int64 // next byte to decode
-	buf    []byte
-	bufOff int64 // stream offset of buf[0]
-	err    error // sticky I/O error (not EOF)
+	r       io.ReaderAt
+	end     int64
+	pos     int64 // next byte to decode
+	buf     []byte
+	bufOff  int64 // stream offset of buf[0]
+	err     error // sticky I/O error (not EOF)
+	strings arena
 }
 
 func newReader(r io.ReaderAt, start, end int64) *reader {
@@ -111,7 +112,7 @@ func (rd *reader) payload(n int64, keep int) (string, error) {
 		if err != nil {
 			return "", err
 		}
-		s = string(b)
+		s = rd.strings.string(b)
 	}
 	rd.pos += n - k
 	return s, nil

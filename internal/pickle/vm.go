@@ -534,40 +534,53 @@ func (m *machine) mutate(op byte, pos int64, target Value, items []Value) {
 
 // memo is CPython's unpickler memo: a mapping from index to value whose
 // length (not its largest index) is what MEMOIZE uses. Dense indices live in
-// a slice; sparse ones in a map, so a hostile PUT 4000000000 costs nothing.
+// fixed-size chunks (growing never copies what is stored); sparse ones in a
+// map, so a hostile PUT 4000000000 costs nothing.
 type memo struct {
-	dense  []memoSlot
-	sparse map[uint64]Value
-	n      int
+	chunks  [][]Value
+	present []uint64 // bit i: dense index i is set
+	sparse  map[uint64]Value
+	n       int
 }
 
-type memoSlot struct {
-	v  Value
-	ok bool
-}
+const memoChunk = 1024
 
 func (mm *memo) reset() {
-	clear(mm.dense)
-	mm.dense = mm.dense[:0]
+	for _, c := range mm.chunks {
+		clear(c)
+	}
+	mm.chunks = mm.chunks[:0]
+	clear(mm.present)
+	mm.present = mm.present[:0]
 	mm.sparse = nil
 	mm.n = 0
 }
 
+func (mm *memo) denseLen() uint64 { return uint64(len(mm.chunks)) * memoChunk }
+
+func (mm *memo) has(i uint64) bool { return mm.present[i/64]&(1<<(i%64)) != 0 }
+
 func (mm *memo) get(i uint64) (Value, bool) {
-	if i < uint64(len(mm.dense)) {
-		s := mm.dense[i]
-		return s.v, s.ok
+	if i < mm.denseLen() {
+		if !mm.has(i) {
+			return Value{}, false
+		}
+		return mm.chunks[i/memoChunk][i%memoChunk], true
 	}
 	v, ok := mm.sparse[i]
 	return v, ok
 }
 
 func (mm *memo) put(i uint64, v Value, maxEntries int) error {
-	if i < uint64(len(mm.dense)) {
-		if !mm.dense[i].ok {
+	if i < mm.denseLen() {
+		if !mm.has(i) {
+			if mm.n >= maxEntries {
+				return limit("more than %d memo entries", maxEntries)
+			}
 			mm.n++
+			mm.present[i/64] |= 1 << (i % 64)
 		}
-		mm.dense[i] = memoSlot{v, true}
+		mm.chunks[i/memoChunk][i%memoChunk] = v
 		return nil
 	}
 	if _, ok := mm.sparse[i]; ok {
@@ -578,11 +591,25 @@ func (mm *memo) put(i uint64, v Value, maxEntries int) error {
 		return limit("more than %d memo entries", maxEntries)
 	}
 	mm.n++
-	if i < uint64(2*mm.n+1024) {
-		for uint64(len(mm.dense)) < i {
-			mm.dense = append(mm.dense, memoSlot{})
+	// Grow the dense part only for indices close to the number of entries:
+	// what pickles write (0, 1, 2, ...) stays dense, a flood of far indices
+	// goes to the map.
+	if i < uint64(2*mm.n+memoChunk) {
+		for i >= mm.denseLen() {
+			if len(mm.chunks) < cap(mm.chunks) {
+				mm.chunks = mm.chunks[:len(mm.chunks)+1]
+				if mm.chunks[len(mm.chunks)-1] == nil {
+					mm.chunks[len(mm.chunks)-1] = make([]Value, memoChunk)
+				}
+			} else {
+				mm.chunks = append(mm.chunks, make([]Value, memoChunk))
+			}
+			for uint64(len(mm.present))*64 < mm.denseLen() {
+				mm.present = append(mm.present, 0)
+			}
 		}
-		mm.dense = append(mm.dense, memoSlot{v, true})
+		mm.present[i/64] |= 1 << (i % 64)
+		mm.chunks[i/memoChunk][i%memoChunk] = v
 		return nil
 	}
 	if mm.sparse == nil {
