@@ -91,9 +91,10 @@ var compatNames = func() map[modName]modName {
 	return m
 }()
 
-// fixImports maps a Python 2 (module, name) to the Python 3 one, the way
-// find_class does: the pair mapping first, else the module mapping.
-func fixImports(module, name string) (string, string) {
+// FixImports maps a Python 2 (module, name) to the Python 3 one, the way
+// find_class does below protocol 3: the pair mapping first, else the module
+// mapping.
+func FixImports(module, name string) (string, string) {
 	if to, ok := compatNames[modName{module, name}]; ok {
 		return to.module, to.name
 	}

@@ -651,7 +651,7 @@ func (m *machine) memoGet(pos int64, i uint64) error {
 func (m *machine) findClass(op byte, pos int64, module, name string) *Global {
 	g := &Global{Module: module, Name: name, RawModule: module, RawName: name, Pos: pos, Op: op}
 	if m.proto < 3 {
-		g.Module, g.Name = fixImports(module, name)
+		g.Module, g.Name = FixImports(module, name)
 	}
 	return g
 }

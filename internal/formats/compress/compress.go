@@ -47,7 +47,9 @@ func Sniff(head []byte) Kind {
 	case len(head) >= 10 && head[0] == 'B' && head[1] == 'Z' && head[2] == 'h' && head[3] >= '1' && head[3] <= '9' &&
 		bytes.Equal(head[4:10], []byte{0x31, 0x41, 0x59, 0x26, 0x53, 0x59}):
 		return Bzip2
-	case len(head) >= 2 && head[0]&0x0f == 8 && head[0]>>4 <= 7 && (uint16(head[0])<<8|uint16(head[1]))%31 == 0:
+	case len(head) >= 2 && head[0] == 0x78 && (head[1] == 0x01 || head[1] == 0x5e || head[1] == 0x9c || head[1] == 0xda):
+		// Only the 32 KiB window (0x78) that zlib writes: weaker checks match
+		// protocol-0 pickles ("(S'..." is a valid zlib header by checksum).
 		return Zlib
 	case len(head) >= 13 && isLZMAAlone(head):
 		return LZMA
@@ -58,12 +60,16 @@ func Sniff(head []byte) Kind {
 // isLZMAAlone checks the 13-byte header of the legacy .lzma format written
 // by Python's lzma.FORMAT_ALONE: a properties byte, a dictionary size and an
 // uncompressed size (or -1 for unknown).
+//
+// The properties byte of nearly every encoder is 0x5d, which is also the
+// EMPTY_LIST pickle opcode, so the dictionary size must also be one that
+// encoders write (2^n or 3*2^(n-1)).
 func isLZMAAlone(h []byte) bool {
-	if h[0] >= 9*5*5 {
+	if h[0] != 0x5d {
 		return false
 	}
 	dict := binary.LittleEndian.Uint32(h[1:5])
-	if dict < 1<<12 || dict > 1<<30 {
+	if dict < 1<<12 || dict > 1<<30 || !(dict&(dict-1) == 0 || (dict/3)&(dict/3-1) == 0 && dict%3 == 0) {
 		return false
 	}
 	size := binary.LittleEndian.Uint64(h[5:13])

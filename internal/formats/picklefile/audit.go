@@ -5,6 +5,7 @@
 package picklefile
 
 import (
+	"bytes"
 	"fmt"
 	"io"
 	"slices"
@@ -56,6 +57,7 @@ type globalUse struct {
 	reported  int  // call/mutate findings emitted
 	dropped   int  // call/mutate findings not emitted (over the cap)
 	strongHit bool // a call or mutation was reported: skip the import finding
+	vouched   bool // a nested loader whose argument is analysed instead
 	after     bool // first strongest use happened after a loader error
 }
 
@@ -85,17 +87,23 @@ func (a *auditor) add(f finding.Finding) {
 	a.out.Findings = append(a.out.Findings, f)
 }
 
-// classify judges a global by the name find_class resolves and, when
-// fix_imports changed it, by the raw name too; the worse verdict wins.
+// classify judges a global by the name find_class resolves, by the name
+// as written, and by its fix_imports mapping even at protocols where the
+// loader does not apply it; the worst verdict wins. A scanner must not be
+// the weaker reader of a name.
 func classify(g *pickle.Global) knowledge.Verdict {
-	v := knowledge.Classify(g.Module, g.Name)
-	if g.RawModule != g.Module || g.RawName != g.Name {
-		raw := knowledge.Classify(g.RawModule, g.RawName)
-		if raw.Tier == knowledge.TierDangerous && (v.Tier != knowledge.TierDangerous || raw.Danger.Severity > v.Danger.Severity) {
-			return raw
+	best := knowledge.Classify(g.Module, g.Name)
+	mm, mn := pickle.FixImports(g.RawModule, g.RawName)
+	for _, alt := range [][2]string{{g.RawModule, g.RawName}, {mm, mn}} {
+		if alt[0] == g.Module && alt[1] == g.Name {
+			continue
+		}
+		v := knowledge.Classify(alt[0], alt[1])
+		if v.Tier == knowledge.TierDangerous && (best.Tier != knowledge.TierDangerous || v.Danger.Severity > best.Danger.Severity) {
+			best = v
 		}
 	}
-	return v
+	return best
 }
 
 func (a *auditor) use(g *pickle.Global) *globalUse {
@@ -174,7 +182,9 @@ func (a *auditor) call(e *pickle.Event) {
 	path := e.Global.Path()
 	if safeLoader, ok := nestedLoaders[path]; ok {
 		if a.nested(e) && safeLoader {
-			a.use(e.Global).count++
+			u := a.use(e.Global)
+			u.count++
+			u.vouched = true
 			return
 		}
 	}
@@ -296,23 +306,64 @@ func kindName(k pickle.Kind) string {
 		pickle.KindTuple: "tuple", pickle.KindList: "list", pickle.KindDict: "dict", pickle.KindNone: "None"}[k]
 }
 
+// maxTranscoded caps the bytes copied out of a protocol-2 bytes literal
+// (_codecs.encode(str, 'latin1')) to analyse as a nested input.
+const maxTranscoded = 256 << 20
+
 // nested turns a nested loader's literal bytes argument into a nested input.
+// Protocol 3+ writes bytes as BINBYTES: the nested input is a window on the
+// stream. Protocol 2 writes them as _codecs.encode(text, 'latin1'): the text
+// is read back and each character becomes one byte.
 func (a *auditor) nested(e *pickle.Event) bool {
 	items, _ := e.Args.TupleItems()
 	if len(items) == 0 {
 		return false
 	}
 	b := items[0]
-	off := b.DataOffset()
-	if b.Kind != pickle.KindBytes || off < 0 {
+	name := fmt.Sprintf("%s#%d", e.Global.Path(), e.Pos)
+	if off := b.DataOffset(); (b.Kind == pickle.KindBytes || b.Kind == pickle.KindByteArray) && off >= 0 {
+		a.out.Nested = append(a.out.Nested, analyzer.Nested{Name: name, R: io.NewSectionReader(a.r, off, b.Int), Size: b.Int})
+		return true
+	}
+	data, ok := latin1Literal(a.r, b)
+	if !ok {
 		return false
 	}
-	a.out.Nested = append(a.out.Nested, analyzer.Nested{
-		Name: fmt.Sprintf("%s@%d", e.Global.Path(), e.Pos),
-		R:    io.NewSectionReader(a.r, off, b.Int),
-		Size: b.Int,
-	})
+	a.out.Nested = append(a.out.Nested, analyzer.Nested{Name: name, R: bytes.NewReader(data), Size: int64(len(data))})
 	return true
+}
+
+// latin1Literal decodes _codecs.encode(text, 'latin1') when text is a
+// literal in the stream.
+func latin1Literal(r io.ReaderAt, v pickle.Value) ([]byte, bool) {
+	if v.Kind != pickle.KindCall || v.Obj == nil {
+		return nil, false
+	}
+	g := globalOfValue(v.Obj.Func)
+	args, all := v.Obj.Args.TupleItems()
+	if g == nil || g.Path() != "_codecs.encode" || !all || len(args) != 2 {
+		return nil, false
+	}
+	if enc, ok := args[1].AsString(); !ok || (enc != "latin1" && enc != "latin-1" && enc != "iso-8859-1") {
+		return nil, false
+	}
+	text := args[0]
+	off := text.DataOffset()
+	if text.Kind != pickle.KindStr || off < 0 || text.Int > maxTranscoded {
+		return nil, false
+	}
+	raw := make([]byte, text.Int)
+	if _, err := r.ReadAt(raw, off); err != nil {
+		return nil, false
+	}
+	out := make([]byte, 0, len(raw))
+	for _, c := range string(raw) {
+		if c > 0xff {
+			return nil, false
+		}
+		out = append(out, byte(c))
+	}
+	return out, true
 }
 
 // finish emits the aggregated findings: weaker uses of globals that are not
@@ -325,7 +376,7 @@ func (a *auditor) finish(res *pickle.Result) {
 			a.add(finding.Finding{RuleID: knowledge.Judge(u.verdict, knowledge.Called).RuleID, Severity: knowledge.Judge(u.verdict, knowledge.Called).Severity,
 				Message: fmt.Sprintf("%d more load-time uses of %s not listed", u.dropped, k), Offset: finding.NoOffset})
 		}
-		if u.strongHit {
+		if u.strongHit || u.vouched {
 			continue
 		}
 		j := knowledge.Judge(u.verdict, u.use)
@@ -348,7 +399,7 @@ var anomalyRules = map[pickle.AnomalyKind]struct {
 }{
 	pickle.AnomalyNonStringGlobal: {knowledge.RuleNonStringGlobal, finding.Medium},
 	pickle.AnomalyMemoMiss:        {knowledge.RuleMemoMiss, finding.Medium},
-	pickle.AnomalyFrameDivergence: {knowledge.RuleFrameDivergence, finding.Medium},
+	pickle.AnomalyFrameDivergence: {knowledge.RuleFrameDivergence, finding.High},
 	pickle.AnomalyDuplicateProto:  {knowledge.RuleDuplicateProto, finding.Low},
 	pickle.AnomalyTrailingData:    {knowledge.RuleTrailingData, finding.Medium},
 	pickle.AnomalyLoaderError:     {knowledge.RuleLoaderError, finding.Medium},
