@@ -44,7 +44,6 @@ var DangerousGlobals = slices.Concat(
 // References used by many entries.
 const (
 	refPaper        = "https://arxiv.org/abs/2508.19774"
-	refRestricting  = "https://docs.python.org/3/library/pickle.html#restricting-globals"
 	refFickling210  = "https://github.com/trailofbits/fickling/pull/210"
 	refPSOperator   = "https://github.com/mmaitre314/picklescan/security/advisories/GHSA-m273-6v24-x4m4"
 	refPSPkgutil    = "https://github.com/mmaitre314/picklescan/security/advisories/GHSA-vvpj-8cmc-gx39"
@@ -72,6 +71,9 @@ const (
 
 // doc is the Python documentation page of a standard-library module.
 func doc(module string) string { return "https://docs.python.org/3/library/" + module + ".html" }
+
+// doc311 is the page of a module removed after Python 3.11 (PEP 594, 632).
+func doc311(module string) string { return "https://docs.python.org/3.11/library/" + module + ".html" }
 
 func crit(category, module, name, why, ref string) Danger {
 	return Danger{Module: module, Name: name, Severity: finding.Critical, Category: category, Why: why, Ref: ref}
@@ -101,7 +103,7 @@ var dangerExec = []Danger{
 	crit("subprocess", "multiprocessing", "", "starts processes and runs callables in them (util.spawnv_passfds, Process, Pool)", doc("multiprocessing")),
 	crit("subprocess", "_multiprocessing", "", "C half of multiprocessing: semaphores and connections used to drive worker processes", doc("multiprocessing")),
 	crit("subprocess", "concurrent", "", "executors run callables in threads or new processes", doc("concurrent.futures")),
-	crit("subprocess", "pipes", "", "pipes.Template runs shell command pipelines", doc("pipes")),
+	crit("subprocess", "pipes", "", "pipes.Template runs shell command pipelines", doc311("pipes")),
 	crit("subprocess", "_winapi", "", "CreateProcess and other raw Win32 process calls", refPaper),
 	crit("subprocess", "msvcrt", "", "Windows C runtime: spawn, file-descriptor and console control", doc("msvcrt")),
 	crit("subprocess", "winreg", "", "reads and writes the Windows registry", doc("winreg")),
@@ -209,7 +211,7 @@ var dangerResolvers = slices.Concat(
 		crit("resolver", "pydoc", "", "locate resolves dotted names to objects; pagers run shell commands", doc("pydoc")),
 		crit("resolver", "importlib", "", "import_module and loaders import and execute modules by name or path", refPSImportlib),
 		crit("resolver", "importlib_metadata", "", "EntryPoint.load imports and returns the object an entry point names", "https://importlib-metadata.readthedocs.io/"),
-		crit("resolver", "imp", "", "load_source/load_module execute modules from paths", doc("imp")),
+		crit("resolver", "imp", "", "load_source/load_module execute modules from paths", doc311("imp")),
 		crit("resolver", "_imp", "", "create_dynamic and exec_builtin load extension modules", doc("importlib")),
 		crit("resolver", "zipimport", "", "zipimporter loads and executes modules from an archive path", doc("zipimport")),
 		crit("resolver", "_frozen_importlib", "", "the import machinery: loaders execute modules by name", doc("importlib")),
@@ -306,12 +308,12 @@ var dangerNetwork = []Danger{
 	crit("network", "_ssl", "", "C half of ssl: TLS connections and certificate files", refPSNetwork),
 	crit("network", "ftplib", "", "opens FTP connections and transfers files", doc("ftplib")),
 	crit("network", "smtplib", "", "opens SMTP connections and sends mail", doc("smtplib")),
-	crit("network", "smtpd", "", "starts an SMTP server", doc("smtpd")),
+	crit("network", "smtpd", "", "starts an SMTP server", doc311("smtpd")),
 	crit("network", "poplib", "", "opens POP3 connections", doc("poplib")),
-	crit("network", "nntplib", "", "opens NNTP connections", doc("nntplib")),
-	crit("network", "telnetlib", "", "opens telnet connections", doc("telnetlib")),
-	crit("network", "asyncore", "", "network event loop and dispatchers", doc("asyncore")),
-	crit("network", "asynchat", "", "network protocol handlers on asyncore", doc("asynchat")),
+	crit("network", "nntplib", "", "opens NNTP connections", doc311("nntplib")),
+	crit("network", "telnetlib", "", "opens telnet connections", doc311("telnetlib")),
+	crit("network", "asyncore", "", "network event loop and dispatchers", doc311("asyncore")),
+	crit("network", "asynchat", "", "network protocol handlers on asyncore", doc311("asynchat")),
 	crit("network", "wsgiref", "", "simple_server starts an HTTP server", doc("wsgiref")),
 	crit("network", "requests", "", "sends HTTP requests", refPSNetwork),
 	crit("network", "urllib3", "", "sends HTTP requests", "https://urllib3.readthedocs.io/"),
@@ -380,7 +382,7 @@ var dangerAsync = []Danger{
 // Item 16: building code objects, functions and classes from data.
 var dangerCode = slices.Concat(
 	[]Danger{
-		high("code", "marshal", "", "loads builds code objects from bytes", "https://docs.python.org/3/library/marshal.html"),
+		high("code", "marshal", "", "loads and load build code objects from bytes", "https://docs.python.org/3/library/marshal.html"),
 		crit("resolver", "types", "new_class", "calls the exec_body callback it is given to fill the class namespace", doc("types")),
 	},
 	names(finding.High, "code", "types",

@@ -124,7 +124,10 @@ func open(kind Kind, src io.Reader) (io.Reader, string, error) {
 		if err != nil {
 			return nil, "", err
 		}
-		return zr, path.Base(zr.Name), nil
+		if zr.Name == "" {
+			return zr, "", nil
+		}
+		return zr, path.Base(strings.ReplaceAll(zr.Name, "\\", "/")), nil
 	case Zlib:
 		zr, err := zlib.NewReader(src)
 		return zr, "", err
