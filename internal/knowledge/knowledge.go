@@ -146,13 +146,6 @@ func Classify(module, name string) Verdict {
 }
 
 func lookupDanger(module, name string) *Danger {
-	if parts := strings.Split(name, "."); len(parts) > 1 {
-		for _, p := range parts {
-			if dunderTraversal[p] {
-				return &traversalDanger
-			}
-		}
-	}
 	// Every split of module.a.b.c into (module part, attribute part), and
 	// every suffix of the attribute chain read as a module of its own: an
 	// attribute such as pathlib.os is the os module.
@@ -169,11 +162,22 @@ func lookupDanger(module, name string) *Danger {
 			continue
 		}
 		for cut := start + 1; cut <= len(segs); cut++ {
+			// A segment read as a module alias only matters when an
+			// attribute is taken from it: numpy.trace is a function, not
+			// the trace module, but pathlib.os.system is os.system.
+			if start > 0 && cut == len(segs) {
+				break
+			}
 			mod := strings.Join(segs[start:cut], ".")
 			attr := strings.Join(segs[cut:], ".")
 			if d := matchDanger(mod, attr); d != nil {
 				return d
 			}
+		}
+	}
+	for _, p := range strings.Split(name, ".") {
+		if dunderTraversal[p] {
+			return &traversalDanger
 		}
 	}
 	return nil

@@ -26,6 +26,9 @@ func TestClassify(t *testing.T) {
 		{"torch.utils.data.datapipes.utils.decoder", "basichandlers", TierDangerous, "torch.utils.data.datapipes.*", finding.Critical},
 		// Dotted names resolve through attributes (find_class with protocol 4+).
 		{"pathlib", "os.system", TierDangerous, "os.*", finding.Critical},
+		// A dunder reached by name alone is traversal too.
+		{"collections", "__builtins__", TierDangerous, ".*", finding.Critical},
+		{"mylib", "__globals__", TierDangerous, ".*", finding.Critical},
 		{"torch", "jit.unsupported_tensor_ops.execWrapper", TierDangerous, "torch.jit.*", finding.Critical},
 		{"torch", "serialization.load", TierDangerous, "torch.serialization.load", finding.Critical},
 		{"numpy", "testing._private.utils.runstring", TierDangerous, "numpy.testing.*", finding.Critical},
@@ -84,6 +87,9 @@ func TestClassify(t *testing.T) {
 		{"torch", "Size.count", TierUnknown, "", 0},
 		{"sklearn.linear_model._base", "LinearRegression.fit", TierUnknown, "", 0},
 		// Unknown.
+		// A last segment named like a dangerous module is not that module.
+		{"numpy", "trace", TierUnknown, "", 0},
+		{"mylib", "signal", TierUnknown, "", 0},
 		{"__main__", "Net", TierUnknown, "", 0},
 		{"builtins", "type", TierUnknown, "", 0},
 		{"torch.storage", "_load_from_bytes", TierUnknown, "", 0},
