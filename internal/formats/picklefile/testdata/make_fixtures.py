@@ -1131,7 +1131,29 @@ def prove(fx):
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def check():
+    """--check: prove the committed malicious fixtures (no file is written).
+    CI runs this so that every committed payload is shown to run under the
+    real pickle.load, not only the bytes this script would write today."""
+    for fn in (threat1, threat2, threat3, threat4, threat5, threat6, threat7, threat8, threat9,
+               threat10, threat11, threat12, threat13, threat14, threat15, threat16, threat17,
+               threat_container, benign):
+        fn()
+    failed = []
+    for fx in sorted(FIXTURES, key=lambda f: f["file"]):
+        if fx["expect"].startswith("benign") or fx["verify"] is None:
+            continue
+        ok, res = prove(fx)
+        print(f"{'ok          ' if ok else 'FAILED      '}{fx['file']}  [{res}]")
+        if not ok:
+            failed.append(fx["file"])
+    print(f"checked committed fixtures; {len(failed)} failed: {failed}")
+    return 1 if failed else 0
+
+
 def main():
+    if sys.argv[1:] == ["--check"]:
+        return check()
     for fn in (threat1, threat2, threat3, threat4, threat5, threat6, threat7, threat8, threat9,
                threat10, threat11, threat12, threat13, threat14, threat15, threat16, threat17,
                threat_container, benign):

@@ -1,0 +1,125 @@
+package compress_test
+
+import (
+	"bytes"
+	"compress/gzip"
+	"compress/zlib"
+	"context"
+	"io"
+	"strings"
+	"testing"
+
+	"github.com/modelgate/modelgate/internal/analyzer"
+	"github.com/modelgate/modelgate/internal/formats/compress"
+)
+
+func gz(t *testing.T, data []byte, name string) []byte {
+	t.Helper()
+	var b bytes.Buffer
+	w := gzip.NewWriter(&b)
+	w.Name = name
+	if _, err := w.Write(data); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	return b.Bytes()
+}
+
+func analyze(t *testing.T, data []byte, lim analyzer.Limits) (analyzer.Output, error) {
+	t.Helper()
+	var out analyzer.Output
+	err := compress.Analyzer{}.Analyze(context.Background(), analyzer.Input{Name: "x.pkl.gz", R: bytes.NewReader(data), Size: int64(len(data))}, lim, &out)
+	t.Cleanup(func() {
+		for _, n := range out.Nested {
+			if n.Close != nil {
+				n.Close()
+			}
+		}
+	})
+	return out, err
+}
+
+func TestSniff(t *testing.T) {
+	var z bytes.Buffer
+	zw := zlib.NewWriter(&z)
+	zw.Write([]byte("x"))
+	zw.Close()
+	for _, tc := range []struct {
+		name string
+		head []byte
+		want compress.Kind
+	}{
+		{"gzip", gz(t, []byte("x"), ""), compress.Gzip},
+		{"zlib", z.Bytes(), compress.Zlib},
+		{"bzip2", []byte("BZh91AY&SY\x00\x00"), compress.Bzip2},
+		{"xz", []byte("\xfd7zXZ\x00\x00\x04"), compress.XZ},
+		{"lzma alone", []byte("\x5d\x00\x00\x80\x00\xff\xff\xff\xff\xff\xff\xff\xff"), compress.LZMA},
+		// Protocol-0/1 pickles must not look compressed.
+		{"pickle MARK STRING", []byte("(S'touch x'\ntR."), ""},
+		{"pickle EMPTY_LIST BINPUT", []byte("]q\x00(K\x01K\x02e.\x00\x00\x00\x00"), ""},
+		{"text", []byte("hello"), ""},
+	} {
+		if got := compress.Sniff(tc.head); got != tc.want {
+			t.Errorf("%s: Sniff = %q, want %q", tc.name, got, tc.want)
+		}
+	}
+}
+
+func TestDecompressNamesTheMember(t *testing.T) {
+	out, err := analyze(t, gz(t, []byte("payload"), "model.pkl"), analyzer.DefaultLimits())
+	if err != nil || len(out.Nested) != 1 || out.Nested[0].Name != "model.pkl" || out.Format != "gzip" {
+		t.Fatalf("err %v out %+v", err, out)
+	}
+	b, _ := io.ReadAll(io.NewSectionReader(out.Nested[0].R, 0, out.Nested[0].Size))
+	if string(b) != "payload" {
+		t.Errorf("content %q", b)
+	}
+	// Without a name in the header, the outer name loses its suffix.
+	out, _ = analyze(t, gz(t, []byte("payload"), ""), analyzer.DefaultLimits())
+	if out.Nested[0].Name != "x.pkl" {
+		t.Errorf("name %q", out.Nested[0].Name)
+	}
+}
+
+func TestBombStopsAtBudgetAndKeepsPrefix(t *testing.T) {
+	lim := analyzer.DefaultLimits()
+	lim.MaxRatio, lim.RatioFloor = 100, 1<<20
+	bomb := gz(t, bytes.Repeat([]byte{'A'}, 64<<20), "") // ~64 KiB compressed
+	out, err := analyze(t, bomb, lim)
+	if err == nil || !strings.Contains(err.Error(), "budget") {
+		t.Fatalf("err = %v", err)
+	}
+	if len(out.Nested) != 1 || out.Nested[0].Size != int64(len(bomb))*100 {
+		t.Errorf("kept %+v", out.Nested)
+	}
+	var sawLimit bool
+	for _, f := range out.Findings {
+		sawLimit = sawLimit || f.RuleID == "SCAN-LIMIT"
+	}
+	if !sawLimit {
+		t.Error("no SCAN-LIMIT finding")
+	}
+}
+
+func TestSpillsToTemporaryFile(t *testing.T) {
+	lim := analyzer.DefaultLimits()
+	lim.MaxInMemory = 1 << 10
+	data := bytes.Repeat([]byte("0123456789"), 10_000)
+	out, err := analyze(t, gz(t, data, ""), lim)
+	if err != nil || len(out.Nested) != 1 || out.Nested[0].Close == nil {
+		t.Fatalf("err %v nested %+v", err, out.Nested)
+	}
+	b, _ := io.ReadAll(io.NewSectionReader(out.Nested[0].R, 0, out.Nested[0].Size))
+	if !bytes.Equal(b, data) {
+		t.Error("spilled content differs")
+	}
+}
+
+func TestCorruptStreamKeepsWhatCameBefore(t *testing.T) {
+	data := gz(t, bytes.Repeat([]byte("abc"), 100_000), "")
+	cut := data[:len(data)/2]
+	out, err := analyze(t, cut, analyzer.DefaultLimits())
+	if err == nil || len(out.Nested) != 1 || out.Nested[0].Size == 0 {
+		t.Errorf("err %v nested %+v", err, out.Nested)
+	}
+}
