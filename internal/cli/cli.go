@@ -31,6 +31,15 @@ func (e *usageError) Error() string { return e.msg }
 
 func usagef(format string, args ...any) error { return &usageError{fmt.Sprintf(format, args...)} }
 
+// flagError keeps -h a request for help (exit 0) and makes any other flag
+// problem a usage error; the flag package has already printed the details.
+func flagError(err error) error {
+	if errors.Is(err, flag.ErrHelp) {
+		return err
+	}
+	return &usageError{err.Error()}
+}
+
 // Env is what a command may touch besides its arguments.
 type Env struct {
 	Stdin          io.Reader
@@ -86,13 +95,13 @@ func exitStatus(code int, err error, stderr io.Writer) int {
 	if err == nil {
 		return code
 	}
+	if errors.Is(err, flag.ErrHelp) {
+		return ExitPass
+	}
 	var ue *usageError
 	if errors.As(err, &ue) {
 		fmt.Fprintf(stderr, "modelgate: %v\n", err)
 		return ExitIncomplete
-	}
-	if errors.Is(err, flag.ErrHelp) {
-		return ExitPass
 	}
 	fmt.Fprintf(stderr, "modelgate: %v\n", err)
 	if code == ExitPass {

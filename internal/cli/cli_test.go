@@ -86,6 +86,8 @@ func TestScanExitStatus(t *testing.T) {
 		{"version", []string{"version"}, cli.ExitPass},
 		{"rules", []string{"rules"}, cli.ExitPass},
 		{"help", []string{"help"}, cli.ExitPass},
+		{"scan -h", []string{"scan", "-h"}, cli.ExitPass},
+		{"unknown flag", []string{"scan", "--bogus", mal}, cli.ExitIncomplete},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if r := run(t, nil, false, tc.args...); r.code != tc.want {

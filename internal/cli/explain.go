@@ -19,7 +19,7 @@ func runExplain(ctx context.Context, args []string, env *Env) (int, error) {
 	fs := newFlagSet("explain", "FILE", env)
 	paths, err := parseInterleaved(fs, args)
 	if err != nil {
-		return ExitIncomplete, usagef("%v", err)
+		return ExitIncomplete, flagError(err)
 	}
 	if len(paths) != 1 {
 		fs.Usage()

@@ -14,7 +14,7 @@ func runRules(_ context.Context, args []string, env *Env) (int, error) {
 	format := fs.String("format", "text", "output format: text or json")
 	rest, err := parseInterleaved(fs, args)
 	if err != nil {
-		return ExitIncomplete, usagef("%v", err)
+		return ExitIncomplete, flagError(err)
 	}
 	if len(rest) > 0 {
 		return ExitIncomplete, usagef("rules takes no arguments")

@@ -17,7 +17,7 @@ func runScan(ctx context.Context, args []string, env *Env) (int, error) {
 	failOn := fs.String("fail-on", "high", "exit 1 when a finding is at or above this severity: info, low, medium, high, critical")
 	paths, err := parseInterleaved(fs, args)
 	if err != nil {
-		return ExitIncomplete, usagef("%v", err)
+		return ExitIncomplete, flagError(err)
 	}
 	if len(paths) == 0 {
 		fs.Usage()
