@@ -124,6 +124,7 @@ var safeNumpy = slices.Concat(
 		call("numpy._core.numeric", "_frombuffer", "NumPy 2 name of the protocol 5 array rebuild"),
 		call("numpy", "dtype", "builds a dtype from a type code; BUILD sets its byte order and fields"),
 		value("numpy", "ndarray", "array class passed to _reconstruct"),
+		value("numpy.matrixlib.defmatrix", "matrix", "ndarray subclass passed to _reconstruct (numpy.matrix)"),
 		value("numpy", "matrix", "ndarray subclass passed to _reconstruct"),
 		value("numpy", "recarray", "ndarray subclass passed to _reconstruct"),
 		call("numpy", "finfo", "floating-point limits of a dtype"),
