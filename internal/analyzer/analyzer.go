@@ -7,6 +7,7 @@ package analyzer
 import (
 	"context"
 	"io"
+	"sync"
 
 	"github.com/modelgate/modelgate/internal/finding"
 	"github.com/modelgate/modelgate/internal/pickle"
@@ -24,6 +25,48 @@ type Input struct {
 	Size int64
 	// Depth is 0 for a file given by the user, +1 for each level of nesting.
 	Depth int
+	// Budget is shared by every input of one file: decompressed bytes and
+	// archive members are drawn from it, so a bomb spread over many members
+	// is stopped as surely as one in a single stream. Never nil when the
+	// engine calls an analyser.
+	Budget *Budget
+}
+
+// Budget is what one file may still cost. It is safe for concurrent use.
+type Budget struct {
+	mu           sync.Mutex
+	bytes        int64
+	members      int
+	bytesLimit   int64
+	membersLimit int
+}
+
+// NewBudget returns a budget with the file-wide limits of lim.
+func NewBudget(lim Limits) *Budget {
+	return &Budget{bytesLimit: lim.MaxTotalDecompressed, membersLimit: lim.MaxMembers}
+}
+
+// TakeBytes draws n decompressed bytes; false means the file's total
+// decompression budget is spent (nothing is drawn then).
+func (b *Budget) TakeBytes(n int64) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.bytes+n > b.bytesLimit {
+		return false
+	}
+	b.bytes += n
+	return true
+}
+
+// TakeMember draws one archive member; false means the member budget is spent.
+func (b *Budget) TakeMember() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.members >= b.membersLimit {
+		return false
+	}
+	b.members++
+	return true
 }
 
 // Analyzer understands one format family.
@@ -71,6 +114,11 @@ type Limits struct {
 	// RatioFloor bytes (archive bombs).
 	MaxRatio   int64
 	RatioFloor int64
+	// MaxTotalDecompressed caps the decompressed bytes of all streams and
+	// members of one file together.
+	MaxTotalDecompressed int64
+	// MaxMembers caps the archive members of one file, at every level.
+	MaxMembers int
 	// MaxInMemory is how much decompressed data is kept in memory before it
 	// spills to a temporary file.
 	MaxInMemory int64
@@ -81,12 +129,14 @@ type Limits struct {
 // DefaultLimits returns the budgets used unless a policy says otherwise.
 func DefaultLimits() Limits {
 	return Limits{
-		Pickle:          pickle.DefaultLimits(),
-		MaxDepth:        8,
-		MaxDecompressed: 16 << 30,
-		MaxRatio:        1000,
-		RatioFloor:      64 << 20,
-		MaxInMemory:     256 << 20,
-		MaxFindings:     500,
+		Pickle:               pickle.DefaultLimits(),
+		MaxDepth:             8,
+		MaxDecompressed:      16 << 30,
+		MaxRatio:             1000,
+		RatioFloor:           64 << 20,
+		MaxTotalDecompressed: 64 << 30,
+		MaxMembers:           100_000,
+		MaxInMemory:          256 << 20,
+		MaxFindings:          500,
 	}
 }

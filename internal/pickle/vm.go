@@ -176,6 +176,12 @@ type Options struct {
 	// MaxPickles, if > 0, stops after that many pickles even if data
 	// remains (for formats that put raw bytes after their pickles).
 	MaxPickles int
+	// AfterBuild, if set, is called after every BUILD with the offset of
+	// the next opcode, the built instance and its state. It returns how many
+	// bytes to skip there: joblib writes raw array data right after the
+	// BUILD of a NumpyArrayWrapper and its unpickler reads them from the
+	// file, so the opcode stream resumes after them.
+	AfterBuild func(next int64, inst, state Value) (skip int64, err error)
 }
 
 // ErrLimit wraps every resource-limit error.
@@ -1038,6 +1044,17 @@ func (m *machine) step(op byte, pos int64) (stop bool, err error) {
 			return false, nil
 		}
 		m.build(op, pos, inst, state)
+		if m.opts.AfterBuild != nil {
+			skip, err := m.opts.AfterBuild(m.rd.pos, inst, state)
+			if err != nil {
+				return false, malformed("after BUILD at offset %d: %v", pos, err)
+			}
+			if skip < 0 || skip > m.rd.end-m.rd.pos {
+				return false, malformed("after BUILD at offset %d: %d inline bytes declared, %d remain: %v", pos, skip, m.rd.end-m.rd.pos, errTruncated)
+			}
+			m.rd.pos += skip
+			m.frameEnd = -1
+		}
 	case opPersid:
 		s, n, err := rd.line(m.lim.KeepBytes, m.lim.MaxLine)
 		if err != nil {

@@ -214,7 +214,7 @@ func (e *Engine) ScanReaderAt(ctx context.Context, path string, r io.ReaderAt, s
 		sum = hex.EncodeToString(h.Sum(nil))
 	}()
 	st := &state{engine: e, res: &res}
-	in := analyzer.Input{Name: filepath.Base(path), R: r, Size: size}
+	in := analyzer.Input{Name: filepath.Base(path), R: r, Size: size, Budget: analyzer.NewBudget(e.Limits)}
 	a := e.Match(in.Name, head(in))
 	if a == nil {
 		if !optional {
@@ -274,7 +274,7 @@ func (s *state) nested(ctx context.Context, parent analyzer.Input, n analyzer.Ne
 		s.res.Errors = append(s.res.Errors, prefixMember(member, err.Error()))
 		return
 	}
-	in := analyzer.Input{Name: n.Name, R: n.R, Size: n.Size, Depth: parent.Depth + 1}
+	in := analyzer.Input{Name: n.Name, R: n.R, Size: n.Size, Depth: parent.Depth + 1, Budget: parent.Budget}
 	if in.Depth > s.engine.Limits.MaxDepth {
 		msg := fmt.Sprintf("nesting deeper than %d levels; not analysed", s.engine.Limits.MaxDepth)
 		s.res.Findings = append(s.res.Findings, finding.Finding{RuleID: knowledge.RuleScanLimit, Severity: finding.Medium,

@@ -99,7 +99,7 @@ func (Analyzer) Analyze(_ context.Context, in analyzer.Input, lim analyzer.Limit
 	if name == "" {
 		name = innerName(in.Name, kind)
 	}
-	nested, written, capped, derr := readBounded(r, in.Size, lim)
+	nested, written, capped, derr := readBounded(r, in.Size, lim, in.Budget)
 	if nested.R != nil {
 		nested.Name = name
 		out.Nested = append(out.Nested, nested)
@@ -160,7 +160,7 @@ func innerName(outer string, kind Kind) string {
 // readBounded decompresses r into memory, spilling to a temporary file past
 // MaxInMemory, and stops at MaxDecompressed bytes or at MaxRatio times the
 // compressed size (once past RatioFloor). capped says why it stopped early.
-func readBounded(r io.Reader, compressed int64, lim analyzer.Limits) (n analyzer.Nested, written int64, capped string, err error) {
+func readBounded(r io.Reader, compressed int64, lim analyzer.Limits, fileBudget *analyzer.Budget) (n analyzer.Nested, written int64, capped string, err error) {
 	budget := lim.MaxDecompressed
 	if lim.MaxRatio > 0 {
 		budget = min(budget, max(max(compressed, 1)*lim.MaxRatio, lim.RatioFloor))
@@ -175,6 +175,10 @@ func readBounded(r io.Reader, compressed int64, lim analyzer.Limits) (n analyzer
 			if written+int64(k) > budget {
 				k = int(budget - written)
 				capped = fmt.Sprintf("decompressed size exceeds the budget of %d bytes (compressed %d bytes; possible decompression bomb)", budget, compressed)
+			}
+			if fileBudget != nil && !fileBudget.TakeBytes(int64(k)) {
+				k = 0
+				capped = fmt.Sprintf("the file's total decompression budget of %d bytes is spent", lim.MaxTotalDecompressed)
 			}
 			if file == nil && int64(mem.Len()+k) > lim.MaxInMemory {
 				f, ferr := os.CreateTemp("", "modelgate-*.bin")
