@@ -67,7 +67,7 @@ func runExplain(ctx context.Context, args []string, env *Env) (int, error) {
 // explainPickle prints the disassembly with pseudo-Python and marks each
 // opcode that carries a finding.
 func explainPickle(w io.Writer, in analyzer.Input, lim analyzer.Limits) (int, error) {
-	audit := picklefile.Run(in.R, 0, in.Size, "", lim.Pickle, 0)
+	audit := picklefile.Run(in.R, 0, in.Size, picklefile.Options{Limits: lim.Pickle})
 	byPos := map[int64][]finding.Finding{}
 	worst := finding.Info
 	for _, f := range audit.Findings {

@@ -20,7 +20,7 @@ func (Analyzer) Match(_ string, head []byte) bool { return pickle.Sniff(head) }
 
 // Analyze audits every pickle in the input.
 func (Analyzer) Analyze(_ context.Context, in analyzer.Input, lim analyzer.Limits, out *analyzer.Output) error {
-	au := Run(in.R, 0, in.Size, "", lim.Pickle, 0)
+	au := Run(in.R, 0, in.Size, Options{Limits: lim.Pickle})
 	out.Findings = append(out.Findings, au.Findings...)
 	out.Nested = append(out.Nested, au.Nested...)
 	return au.Result.Err

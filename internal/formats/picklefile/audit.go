@@ -72,11 +72,34 @@ type auditor struct {
 	render  pickle.Renderer
 }
 
-// Run audits the pickle stream in r between start and end. member names it
-// in findings.
-func Run(r io.ReaderAt, start, end int64, member string, lim pickle.Limits, maxPickles int) *Audit {
-	a := &auditor{r: r, member: member, out: &Audit{}, uses: map[string]*globalUse{}}
-	res := pickle.Run(r, start, end, pickle.Options{Limits: lim, OnEvent: a.event, MaxPickles: maxPickles})
+// Options configure an audit. Only Limits is required.
+type Options struct {
+	Limits pickle.Limits
+	// Member names the stream in findings (empty for the file itself).
+	Member string
+	// MaxPickles, if > 0, stops after that many pickles (formats that put
+	// raw data after their pickles, such as legacy PyTorch files).
+	MaxPickles int
+	// AfterBuild is passed to the VM (joblib's inline arrays).
+	AfterBuild func(next int64, inst, state pickle.Value) (int64, error)
+	// OnEvent, if set, sees every VM event after the audit has judged it
+	// (formats that need facts from the pickle, such as PyTorch's storage
+	// keys).
+	OnEvent func(*pickle.Event)
+}
+
+// Run audits the pickle stream in r between start and end.
+func Run(r io.ReaderAt, start, end int64, opts Options) *Audit {
+	a := &auditor{r: r, member: opts.Member, out: &Audit{}, uses: map[string]*globalUse{}}
+	onEvent := a.event
+	if opts.OnEvent != nil {
+		onEvent = func(e *pickle.Event) {
+			a.event(e)
+			opts.OnEvent(e)
+		}
+	}
+	res := pickle.Run(r, start, end, pickle.Options{Limits: opts.Limits, OnEvent: onEvent,
+		MaxPickles: opts.MaxPickles, AfterBuild: opts.AfterBuild})
 	a.out.Result = res
 	a.finish(res)
 	return a.out

@@ -14,7 +14,7 @@ import (
 )
 
 func audit(data []byte) *picklefile.Audit {
-	return picklefile.Run(bytes.NewReader(data), 0, int64(len(data)), "", pickle.DefaultLimits(), 0)
+	return picklefile.Run(bytes.NewReader(data), 0, int64(len(data)), picklefile.Options{Limits: pickle.DefaultLimits()})
 }
 
 // got lists findings above info as "severity RULE evidence".
