@@ -89,6 +89,10 @@ type Nested struct {
 	Size int64
 	// Close releases resources (a temporary file); may be nil.
 	Close func() error
+	// Optional marks content that may legitimately be raw data in no known
+	// format (a joblib sidecar array): if nothing recognises it, it is
+	// skipped instead of being reported as not analysed.
+	Optional bool
 }
 
 // Output collects what one analysis produced.

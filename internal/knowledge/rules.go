@@ -24,6 +24,26 @@ const (
 	RuleSummary         = "PICKLE-SUMMARY"
 	RuleCompressed      = "FORMAT-COMPRESSED"
 	RuleScanLimit       = "SCAN-LIMIT"
+
+	RuleFormatSummary = "FORMAT-SUMMARY"
+
+	RuleZipDuplicateName  = "ZIP-DUPLICATE-NAME"
+	RuleZipNameMismatch   = "ZIP-NAME-MISMATCH"
+	RuleZipHeaderMismatch = "ZIP-HEADER-MISMATCH"
+	RuleZipFlags          = "ZIP-FLAGS"
+	RuleZipOverlap        = "ZIP-OVERLAP"
+	RuleZipPrefixData     = "ZIP-PREFIX-DATA"
+	RuleZipNoCentralDir   = "ZIP-NO-CENTRAL-DIRECTORY"
+	RuleZipBadLocal       = "ZIP-BAD-LOCAL-HEADER"
+	RuleZipMethod         = "ZIP-METHOD"
+	RuleZipCRC            = "ZIP-CRC-MISMATCH"
+
+	RuleTorchOutside       = "TORCH-MEMBER-OUTSIDE"
+	RuleTorchPickleStorage = "TORCH-PICKLE-IN-STORAGE"
+	RuleTorchScriptCode    = "TORCH-TORCHSCRIPT-CODE"
+
+	RuleNpyHeader   = "NPY-HEADER"
+	RuleNpyTrailing = "NPY-TRAILING-DATA"
 )
 
 // Rules lists every finding kind the pickle engine and the scan engine emit,
@@ -89,6 +109,54 @@ var Rules = []finding.Rule{
 	rule(RuleScanLimit, finding.Medium, "A scan budget was reached",
 		"Nesting depth, decompressed size or compression ratio exceeded the budget (an archive bomb or a very deep nesting). The part beyond the budget was not analysed.",
 		"https://en.wikipedia.org/wiki/Zip_bomb"),
+	rule(RuleFormatSummary, finding.Info, "What the container is",
+		"Format, version and member counts, so that a clean file still shows it was understood.",
+		""),
+	rule(RuleZipDuplicateName, finding.Medium, "Duplicate zip member names",
+		"Two members share a name. A loader and a validator may pick different ones, so a scanner can be shown the harmless copy while the loader reads the other. Every copy is analysed.",
+		"https://nvd.nist.gov/vuln/detail/CVE-2025-10156"),
+	rule(RuleZipNameMismatch, finding.Medium, "Local and central zip headers name a member differently",
+		"Streaming readers use the local header, directory-based readers the central directory: they see different file names.",
+		"https://nvd.nist.gov/vuln/detail/CVE-2025-10156"),
+	rule(RuleZipHeaderMismatch, finding.Medium, "Local and central zip headers disagree",
+		"Sizes, CRC or compression method differ between the two headers of a member, or the member count differs from the end record.",
+		"https://nvd.nist.gov/vuln/detail/CVE-2025-1944"),
+	rule(RuleZipFlags, finding.Medium, "Zip member with encryption or patch flag bits",
+		"Python's zipfile refuses such members while PyTorch's reader loads them: a zipfile-based scanner skips what torch.load runs.",
+		"https://nvd.nist.gov/vuln/detail/CVE-2025-1945"),
+	rule(RuleZipOverlap, finding.Medium, "Overlapping zip members",
+		"Members share or overlap their data (a zip-bomb and polyglot technique).",
+		"https://www.bamsoftware.com/hacks/zipbomb/"),
+	rule(RuleZipPrefixData, finding.Medium, "Data before the zip archive",
+		"The archive's offsets are shifted: something was prepended (a polyglot file that is also another format).",
+		"https://docs.python.org/3/library/zipfile.html"),
+	rule(RuleZipNoCentralDir, finding.Medium, "Zip without a central directory",
+		"Members were found by walking local headers (a truncated or streamed archive).",
+		"https://pkwaredownloads.blob.core.windows.net/pem/APPNOTE.txt"),
+	rule(RuleZipBadLocal, finding.Medium, "Zip member without a local header",
+		"The central directory points at no local header; the member cannot be read.",
+		"https://pkwaredownloads.blob.core.windows.net/pem/APPNOTE.txt"),
+	rule(RuleZipMethod, finding.Low, "Unusual zip compression method",
+		"Model archives store or deflate their members; other methods are unusual.",
+		""),
+	rule(RuleZipCRC, finding.Medium, "Zip member CRC mismatch",
+		"A pickle member's CRC-32 does not match: PyTorch's reader loads it anyway while validators refuse the file.",
+		"https://nvd.nist.gov/vuln/detail/CVE-2025-10156"),
+	rule(RuleTorchOutside, finding.Medium, "Member outside the PyTorch archive folder",
+		"torch.load reads only the folder of the first member; anything else is ignored by torch and may be read by other tools. Such members are analysed too.",
+		"https://github.com/pytorch/pytorch/blob/main/caffe2/serialize/inline_container.cc"),
+	rule(RuleTorchPickleStorage, finding.Medium, "A PyTorch storage member holds a pickle",
+		"Tensor storages are raw bytes; a pickle in one is hidden from tools that trust member roles. It was analysed.",
+		""),
+	rule(RuleTorchScriptCode, finding.Info, "TorchScript code",
+		"TorchScript archives carry code (code/**/*.py) that torch.jit.load compiles and runs as TorchScript; its pickles were analysed.",
+		"https://pytorch.org/docs/stable/jit.html"),
+	rule(RuleNpyHeader, finding.Medium, "Unusual NumPy header",
+		"The .npy header is larger than NumPy accepts by default, or malformed.",
+		"https://numpy.org/doc/stable/reference/generated/numpy.lib.format.html"),
+	rule(RuleNpyTrailing, finding.Medium, "Data after the NumPy array",
+		"Bytes follow the array data that np.load never reads.",
+		"https://numpy.org/doc/stable/reference/generated/numpy.lib.format.html"),
 }
 
 // RuleByID returns the rule with the given id.

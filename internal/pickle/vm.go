@@ -177,11 +177,20 @@ type Options struct {
 	// remains (for formats that put raw bytes after their pickles).
 	MaxPickles int
 	// AfterBuild, if set, is called after every BUILD with the offset of
-	// the next opcode, the built instance and its state. It returns how many
-	// bytes to skip there: joblib writes raw array data right after the
-	// BUILD of a NumpyArrayWrapper and its unpickler reads them from the
-	// file, so the opcode stream resumes after them.
-	AfterBuild func(next int64, inst, state Value) (skip int64, err error)
+	// the next opcode, the built instance and its state. It says what the
+	// loader reads from the file there before unpickling goes on: joblib
+	// writes raw array bytes (or, for object arrays, a whole separate
+	// pickle) right after the BUILD of a NumpyArrayWrapper.
+	AfterBuild func(next int64, inst, state Value) (Inline, error)
+}
+
+// Inline is data a loader reads from the middle of a pickle stream.
+type Inline struct {
+	// PadByte: first one byte giving a padding length, then that padding
+	// (joblib's array alignment).
+	PadByte bool
+	Skip    int64 // then raw bytes to skip
+	Pickle  bool  // then one complete pickle, unpickled on its own
 }
 
 // ErrLimit wraps every resource-limit error.
@@ -406,6 +415,25 @@ func (m *machine) emit(kind EventKind, op byte, pos int64, g *Global, fn, args, 
 	m.ev = Event{Kind: kind, Op: op, Pos: pos, Pickle: m.pickle, Global: g, Func: fn, Args: args,
 		Kwargs: kwargs, Result: result, AfterError: m.failed}
 	m.opts.OnEvent(&m.ev)
+}
+
+// inlinePickle decodes one complete pickle at the current position with a
+// machine of its own (a fresh Unpickler, as pickle.load would use) that
+// shares the event stream, limits and extension registry, then resumes.
+func (m *machine) inlinePickle() error {
+	sub := &machine{rd: m.rd, lim: m.lim, opts: m.opts, res: m.res, tracing: m.tracing, ext: m.ext, nvar: m.nvar}
+	sub.opts.MaxPickles = 1
+	sub.pickle = m.pickle
+	sub.reset()
+	start := m.rd.pos
+	err := sub.runPickle()
+	m.nvar = sub.nvar
+	if err != nil {
+		return err
+	}
+	m.res.Pickles = append(m.res.Pickles, PickleInfo{Start: start, End: m.rd.pos, Protocol: sub.proto,
+		HasProto: sub.protoSeen, Opcodes: sub.ops, Complete: true})
+	return nil
 }
 
 // ---- stack ----
@@ -1045,15 +1073,27 @@ func (m *machine) step(op byte, pos int64) (stop bool, err error) {
 		}
 		m.build(op, pos, inst, state)
 		if m.opts.AfterBuild != nil {
-			skip, err := m.opts.AfterBuild(m.rd.pos, inst, state)
+			in, err := m.opts.AfterBuild(m.rd.pos, inst, state)
 			if err != nil {
 				return false, malformed("after BUILD at offset %d: %v", pos, err)
 			}
-			if skip < 0 || skip > m.rd.end-m.rd.pos {
-				return false, malformed("after BUILD at offset %d: %d inline bytes declared, %d remain: %v", pos, skip, m.rd.end-m.rd.pos, errTruncated)
+			if in.PadByte {
+				c, err := m.rd.readByte()
+				if err != nil {
+					return false, malformed("after BUILD at offset %d: padding length: %v", pos, noEOF(err))
+				}
+				in.Skip += int64(c)
 			}
-			m.rd.pos += skip
+			if in.Skip < 0 || in.Skip > m.rd.end-m.rd.pos {
+				return false, malformed("after BUILD at offset %d: %d inline bytes declared, %d remain: %v", pos, in.Skip, m.rd.end-m.rd.pos, errTruncated)
+			}
+			m.rd.pos += in.Skip
 			m.frameEnd = -1
+			if in.Pickle {
+				if err := m.inlinePickle(); err != nil {
+					return false, err
+				}
+			}
 		}
 	case opPersid:
 		s, n, err := rd.line(m.lim.KeepBytes, m.lim.MaxLine)

@@ -12,6 +12,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -113,7 +114,7 @@ var skipExtensions = map[string]bool{
 	".js": true, ".ts": true, ".csv": true, ".tsv": true, ".png": true, ".jpg": true,
 	".jpeg": true, ".gif": true, ".svg": true, ".ipynb": true, ".sh": true, ".go": true,
 	".c": true, ".h": true, ".xml": true, ".lock": true, ".gitattributes": true,
-	".gitignore": true, ".log": true, ".pdf": true,
+	".gitignore": true, ".log": true, ".pdf": true, ".pyc": true,
 }
 
 func (e *Engine) expand(p string) []job {
@@ -134,7 +135,7 @@ func (e *Engine) expand(p string) []job {
 			return nil
 		}
 		if d.IsDir() {
-			if path != p && strings.HasPrefix(d.Name(), ".") {
+			if path != p && (strings.HasPrefix(d.Name(), ".") || d.Name() == "__pycache__") {
 				return filepath.SkipDir
 			}
 			return nil
@@ -284,7 +285,12 @@ func (s *state) nested(ctx context.Context, parent analyzer.Input, n analyzer.Ne
 	}
 	a := s.engine.Match(in.Name, head(in))
 	if a == nil {
-		s.res.Errors = append(s.res.Errors, prefixMember(member, "not a recognised format: not analysed"))
+		// Documentation and source files inside archives are passed over
+		// as in a directory walk, and so is content marked as possibly raw
+		// data; anything else unknown is not safe.
+		if !n.Optional && !skipExtensions[strings.ToLower(path.Ext(n.Name))] && !strings.HasSuffix(n.Name, "/") {
+			s.res.Errors = append(s.res.Errors, prefixMember(member, "not a recognised format: not analysed"))
+		}
 		return
 	}
 	s.analyze(ctx, a, in, member)

@@ -3,7 +3,12 @@ package scan
 import (
 	"github.com/modelgate/modelgate/internal/analyzer"
 	"github.com/modelgate/modelgate/internal/formats/compress"
+	"github.com/modelgate/modelgate/internal/formats/joblib"
+	"github.com/modelgate/modelgate/internal/formats/numpy"
 	"github.com/modelgate/modelgate/internal/formats/picklefile"
+	"github.com/modelgate/modelgate/internal/formats/pytorch"
+	"github.com/modelgate/modelgate/internal/formats/tarfile"
+	"github.com/modelgate/modelgate/internal/formats/ziparchive"
 )
 
 // Registry lists every analyser, in the order Match is tried: formats with
@@ -15,6 +20,11 @@ import (
 func Registry() []analyzer.Analyzer {
 	return []analyzer.Analyzer{
 		compress.Analyzer{},
+		ziparchive.Analyzer{},
+		tarfile.Analyzer{},
+		numpy.Analyzer{},
+		joblib.ZFileAnalyzer{},
+		pytorch.LegacyAnalyzer{},
 		picklefile.Analyzer{},
 	}
 }

@@ -2,8 +2,12 @@ package picklefile
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/modelgate/modelgate/internal/analyzer"
+	"github.com/modelgate/modelgate/internal/finding"
+	"github.com/modelgate/modelgate/internal/formats/joblib"
+	"github.com/modelgate/modelgate/internal/knowledge"
 	"github.com/modelgate/modelgate/internal/pickle"
 )
 
@@ -18,10 +22,19 @@ func (Analyzer) Format() string { return "pickle" }
 // protocol-0 pickle has no magic bytes, so the head is decoded.
 func (Analyzer) Match(_ string, head []byte) bool { return pickle.Sniff(head) }
 
-// Analyze audits every pickle in the input.
+// Analyze audits every pickle in the input. joblib's inline arrays are
+// skipped the way joblib.load skips them wherever a NumpyArrayWrapper is
+// built: any pickle may carry one, whatever its name.
 func (Analyzer) Analyze(_ context.Context, in analyzer.Input, lim analyzer.Limits, out *analyzer.Output) error {
-	au := Run(in.R, 0, in.Size, Options{Limits: lim.Pickle})
+	var arrays joblib.Inline
+	au := Run(in.R, 0, in.Size, Options{Limits: lim.Pickle, AfterBuild: arrays.AfterBuild})
 	out.Findings = append(out.Findings, au.Findings...)
 	out.Nested = append(out.Nested, au.Nested...)
+	if arrays.Arrays+arrays.ObjectArray > 0 {
+		out.Format = "joblib"
+		out.Add(finding.Finding{RuleID: knowledge.RuleFormatSummary, Severity: finding.Info, Offset: finding.NoOffset,
+			Message: fmt.Sprintf("joblib pickle: %d inline NumPy arrays skipped (%d bytes, not read), %d object arrays analysed as nested pickles",
+				arrays.Arrays, arrays.Bytes, arrays.ObjectArray)})
+	}
 	return au.Result.Err
 }

@@ -81,7 +81,7 @@ type Options struct {
 	// raw data after their pickles, such as legacy PyTorch files).
 	MaxPickles int
 	// AfterBuild is passed to the VM (joblib's inline arrays).
-	AfterBuild func(next int64, inst, state pickle.Value) (int64, error)
+	AfterBuild func(next int64, inst, state pickle.Value) (pickle.Inline, error)
 	// OnEvent, if set, sees every VM event after the audit has judged it
 	// (formats that need facts from the pickle, such as PyTorch's storage
 	// keys).

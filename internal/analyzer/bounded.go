@@ -1,0 +1,97 @@
+package analyzer
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"os"
+)
+
+// Bounded is the outcome of ReadBounded.
+type Bounded struct {
+	Nested  Nested // the content read (R is nil when nothing could be kept)
+	Written int64  // bytes produced
+	// Capped is non-empty when a budget stopped the copy early; it says
+	// which. The content holds the prefix that fit.
+	Capped string
+	// Err is the decompressor's own error (a corrupt stream), if any.
+	Err error
+}
+
+// ReadBounded copies a decompressing reader into memory, spilling to a
+// temporary file past lim.MaxInMemory, and stops at lim.MaxDecompressed
+// bytes, at lim.MaxRatio times the compressed size once past
+// lim.RatioFloor, or when the file-wide budget is spent. Every analyser
+// that decompresses goes through here so that a bomb ends the same way
+// everywhere: a prefix, a reason, and no OOM.
+func ReadBounded(r io.Reader, compressed int64, lim Limits, fileBudget *Budget) Bounded {
+	budget := lim.MaxDecompressed
+	if lim.MaxRatio > 0 {
+		budget = min(budget, max(max(compressed, 1)*lim.MaxRatio, lim.RatioFloor))
+	}
+	var res Bounded
+	var mem bytes.Buffer
+	var file *os.File
+	var w io.Writer = &mem
+	buf := make([]byte, 256<<10)
+	for {
+		k, rerr := r.Read(buf)
+		if k > 0 {
+			if res.Written+int64(k) > budget {
+				k = int(budget - res.Written)
+				res.Capped = fmt.Sprintf("decompressed size exceeds the budget of %d bytes (compressed %d bytes; possible decompression bomb)", budget, compressed)
+			}
+			if fileBudget != nil && !fileBudget.TakeBytes(int64(k)) {
+				k = 0
+				res.Capped = fmt.Sprintf("the file's total decompression budget of %d bytes is spent", lim.MaxTotalDecompressed)
+			}
+			if file == nil && int64(mem.Len()+k) > lim.MaxInMemory {
+				f, err := spill(mem.Bytes())
+				if err != nil {
+					res.Err = err
+					break
+				}
+				mem = bytes.Buffer{}
+				file, w = f, f
+			}
+			if _, err := w.Write(buf[:k]); err != nil {
+				res.Err = err
+				break
+			}
+			res.Written += int64(k)
+			if res.Capped != "" {
+				break
+			}
+		}
+		if rerr == io.EOF {
+			break
+		}
+		if rerr != nil {
+			res.Err = rerr
+			break
+		}
+	}
+	if file != nil {
+		name := file.Name()
+		res.Nested = Nested{R: file, Size: res.Written, Close: func() error {
+			file.Close()
+			return os.Remove(name)
+		}}
+		return res
+	}
+	res.Nested = Nested{R: bytes.NewReader(mem.Bytes()), Size: res.Written}
+	return res
+}
+
+func spill(prefix []byte) (*os.File, error) {
+	f, err := os.CreateTemp("", "modelgate-*.bin")
+	if err != nil {
+		return nil, fmt.Errorf("spill to temporary file: %w", err)
+	}
+	if _, err := f.Write(prefix); err != nil {
+		f.Close()
+		os.Remove(f.Name())
+		return nil, fmt.Errorf("spill to temporary file: %w", err)
+	}
+	return f, nil
+}

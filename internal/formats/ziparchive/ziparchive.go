@@ -1,0 +1,271 @@
+// Package ziparchive analyses zip files: PyTorch torch.save archives,
+// TorchScript archives, NumPy .npz files and any other zip. The directory is
+// read with the tolerant reader (internal/formats/zipfile); every member that
+// can carry code goes back to the engine as a nested input, sniffed by
+// content whatever its name; tensor storages are never read beyond a
+// 4 KiB sniff.
+package ziparchive
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/modelgate/modelgate/internal/analyzer"
+	"github.com/modelgate/modelgate/internal/finding"
+	"github.com/modelgate/modelgate/internal/formats/pytorch"
+	"github.com/modelgate/modelgate/internal/formats/zipfile"
+	"github.com/modelgate/modelgate/internal/knowledge"
+	"github.com/modelgate/modelgate/internal/pickle"
+)
+
+// maxCRCCheck is the largest stored pickle member whose CRC is verified
+// (the member is read once more for it).
+const maxCRCCheck = 64 << 20
+
+// Analyzer handles every zip.
+type Analyzer struct{}
+
+// Format implements analyzer.Analyzer.
+func (Analyzer) Format() string { return "zip" }
+
+// Match implements analyzer.Analyzer.
+func (Analyzer) Match(_ string, head []byte) bool { return zipfile.IsZip(head) }
+
+var anomalyRules = map[zipfile.AnomalyKind]struct {
+	id  string
+	sev finding.Severity
+}{
+	zipfile.DuplicateName:  {knowledge.RuleZipDuplicateName, finding.Medium},
+	zipfile.NameMismatch:   {knowledge.RuleZipNameMismatch, finding.Medium},
+	zipfile.SizeMismatch:   {knowledge.RuleZipHeaderMismatch, finding.Medium},
+	zipfile.OddFlags:       {knowledge.RuleZipFlags, finding.Medium},
+	zipfile.Overlap:        {knowledge.RuleZipOverlap, finding.Medium},
+	zipfile.PrefixData:     {knowledge.RuleZipPrefixData, finding.Medium},
+	zipfile.NoCentralDir:   {knowledge.RuleZipNoCentralDir, finding.Medium},
+	zipfile.BadLocalHeader: {knowledge.RuleZipBadLocal, finding.Medium},
+	zipfile.UnusualMethod:  {knowledge.RuleZipMethod, finding.Low},
+}
+
+// Analyze reads the directory and hands members back as nested inputs.
+func (Analyzer) Analyze(_ context.Context, in analyzer.Input, lim analyzer.Limits, out *analyzer.Output) error {
+	arc, err := zipfile.Read(in.R, in.Size, lim.MaxMembers)
+	if arc == nil || (err != nil && len(arc.Entries) == 0) {
+		return fmt.Errorf("zip: %w", err)
+	}
+	var errs []error
+	if err != nil {
+		errs = append(errs, fmt.Errorf("zip: %w (members found before it were analysed)", err))
+	}
+	for _, an := range arc.Anomalies {
+		r := anomalyRules[an.Kind]
+		out.Add(finding.Finding{RuleID: r.id, Severity: r.sev, Message: an.Detail, Member: an.Entry, Offset: an.Offset})
+	}
+	names := make([]string, len(arc.Entries))
+	for i, e := range arc.Entries {
+		names[i] = e.Name
+	}
+	z := &zipRun{arc: arc, in: in, lim: lim, out: out}
+	layout, isTorch := pytorch.DetectZip(names)
+	switch {
+	case isTorch:
+		out.Format = layout.Format
+		errs = append(errs, z.torch(layout)...)
+	case isNPZ(names):
+		out.Format = "npz"
+		errs = append(errs, z.all()...)
+	default:
+		errs = append(errs, z.all()...)
+	}
+	out.Add(finding.Finding{RuleID: knowledge.RuleFormatSummary, Severity: finding.Info, Offset: finding.NoOffset,
+		Message: z.summary(out.Format, layout)})
+	return errors.Join(errs...)
+}
+
+func isNPZ(names []string) bool {
+	for _, n := range names {
+		if !strings.HasSuffix(n, ".npy") {
+			return false
+		}
+	}
+	return len(names) > 0
+}
+
+type zipRun struct {
+	arc      *zipfile.Archive
+	in       analyzer.Input
+	lim      analyzer.Limits
+	out      *analyzer.Output
+	members  int
+	storages int
+	skipped  int64 // bytes of storage members not read
+	code     int
+	version  string
+	budgetUp bool
+}
+
+// take draws a member from the file's budget.
+func (z *zipRun) take() bool {
+	if z.budgetUp {
+		return false
+	}
+	if !z.in.Budget.TakeMember() {
+		z.budgetUp = true
+		z.out.Add(finding.Finding{RuleID: knowledge.RuleScanLimit, Severity: finding.Medium, Offset: finding.NoOffset,
+			Message: fmt.Sprintf("more than %d archive members in this file; the rest were not analysed", z.lim.MaxMembers)})
+		return false
+	}
+	z.members++
+	return true
+}
+
+// all hands every member to the engine.
+func (z *zipRun) all() []error {
+	var errs []error
+	for _, e := range z.arc.Entries {
+		if strings.HasSuffix(e.Name, "/") {
+			continue
+		}
+		if !z.take() {
+			errs = append(errs, errors.New("member budget spent: remaining members not analysed"))
+			break
+		}
+		if err := z.nested(e, false); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errs
+}
+
+// torch applies PyTorch's member roles.
+func (z *zipRun) torch(l pytorch.ZipLayout) []error {
+	var errs []error
+	for _, e := range z.arc.Entries {
+		if strings.HasSuffix(e.Name, "/") {
+			continue
+		}
+		if !z.take() {
+			errs = append(errs, errors.New("member budget spent: remaining members not analysed"))
+			break
+		}
+		switch l.Role(e.Name) {
+		case pytorch.RoleStorage:
+			z.storages++
+			z.skipped += int64(e.CompressedSize)
+			if err := z.sniffStorage(e); err != nil {
+				errs = append(errs, err)
+			}
+		case pytorch.RoleMetadata:
+			if strings.HasSuffix(e.Name, "/version") && !strings.Contains(e.Name, ".data/") {
+				z.version = z.small(e)
+			}
+		case pytorch.RoleCode:
+			z.code++
+		case pytorch.RoleOutside:
+			z.out.Add(finding.Finding{RuleID: knowledge.RuleTorchOutside, Severity: finding.Medium, Member: e.Name, Offset: finding.NoOffset,
+				Message: fmt.Sprintf("member %q is outside %q, the folder torch.load reads", e.Name, l.Top+"/")})
+			if err := z.nested(e, false); err != nil {
+				errs = append(errs, err)
+			}
+		case pytorch.RolePickle:
+			if err := z.nested(e, true); err != nil {
+				errs = append(errs, err)
+			}
+		default:
+			if err := z.nested(e, false); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
+	if z.code > 0 {
+		z.out.Add(finding.Finding{RuleID: knowledge.RuleTorchScriptCode, Severity: finding.Info, Offset: finding.NoOffset,
+			Message: fmt.Sprintf("%d TorchScript code files (compiled by torch.jit.load; not analysed as Python)", z.code)})
+	}
+	return errs
+}
+
+// nested hands a member to the engine: stored members as a window on the
+// file (no copy), compressed ones decompressed within budget.
+func (z *zipRun) nested(e *zipfile.Entry, expectPickle bool) error {
+	if e.Err != nil {
+		return e.Err
+	}
+	if e.Method == zipfile.Store {
+		raw, _ := z.arc.Raw(e)
+		if expectPickle && e.CompressedSize <= maxCRCCheck {
+			if ok, err := z.arc.CheckCRC(e); err == nil && !ok {
+				z.out.Add(finding.Finding{RuleID: knowledge.RuleZipCRC, Severity: finding.Medium, Member: e.Name, Offset: finding.NoOffset,
+					Message: fmt.Sprintf("stored member %q does not match its CRC-32 %08x", e.Name, e.CRC32)})
+			}
+		}
+		z.out.Nested = append(z.out.Nested, analyzer.Nested{Name: e.Name, R: raw, Size: raw.Size()})
+		return nil
+	}
+	rc, err := z.arc.Open(e)
+	if err != nil {
+		return err
+	}
+	b := analyzer.ReadBounded(rc, int64(e.CompressedSize), z.lim, z.in.Budget)
+	if b.Nested.R != nil && b.Written > 0 {
+		b.Nested.Name = e.Name
+		z.out.Nested = append(z.out.Nested, b.Nested)
+	} else if b.Nested.Close != nil {
+		b.Nested.Close()
+	}
+	switch {
+	case b.Capped != "":
+		z.out.Add(finding.Finding{RuleID: knowledge.RuleScanLimit, Severity: finding.Medium, Member: e.Name, Offset: finding.NoOffset,
+			Message: b.Capped + fmt.Sprintf("; only the first %d bytes were analysed", b.Written)})
+		return fmt.Errorf("member %q: %s", e.Name, b.Capped)
+	case b.Err != nil:
+		return fmt.Errorf("member %q is corrupt after %d bytes (what came before was analysed): %w", e.Name, b.Written, b.Err)
+	}
+	return nil
+}
+
+// sniffStorage reads the first bytes of a tensor storage: raw numbers, unless
+// someone hid a pickle there.
+func (z *zipRun) sniffStorage(e *zipfile.Entry) error {
+	if e.Err != nil {
+		return e.Err
+	}
+	rc, err := z.arc.Open(e)
+	if err != nil {
+		return nil // an unusual method is already reported; torch cannot read it either
+	}
+	head := make([]byte, pickle.SniffSize)
+	n, _ := io.ReadFull(rc, head)
+	if !pickle.Sniff(head[:n]) {
+		return nil
+	}
+	z.out.Add(finding.Finding{RuleID: knowledge.RuleTorchPickleStorage, Severity: finding.Medium, Member: e.Name, Offset: finding.NoOffset,
+		Message: fmt.Sprintf("storage member %q holds a pickle; it was analysed", e.Name)})
+	return z.nested(e, false)
+}
+
+// small reads a short metadata member (a version number).
+func (z *zipRun) small(e *zipfile.Entry) string {
+	rc, err := z.arc.Open(e)
+	if err != nil {
+		return ""
+	}
+	b := make([]byte, 32)
+	n, _ := io.ReadFull(rc, b)
+	return strings.TrimSpace(string(b[:n]))
+}
+
+func (z *zipRun) summary(format string, l pytorch.ZipLayout) string {
+	switch format {
+	case "pytorch-zip", "torchscript":
+		s := fmt.Sprintf("%s archive, folder %q, %d members: %d tensor storages (%d bytes, not read)", format, l.Top, z.members, z.storages, z.skipped)
+		if z.version != "" {
+			s += ", format version " + z.version
+		}
+		return s
+	case "npz":
+		return fmt.Sprintf("NumPy npz archive, %d arrays", z.members)
+	}
+	return fmt.Sprintf("zip archive, %d members", z.members)
+}
