@@ -367,10 +367,16 @@ func (a *Archive) walkLocal(maxEntries int) error {
 		e.DataOffset = off + localLen + nameLen + extraLen
 		a.Entries = append(a.Entries, e)
 		if e.Flags&FlagDataDescriptor != 0 {
-			// Sizes follow the data; without a central directory the
-			// member's end is unknown. Stop here, keeping what was found.
-			e.CompressedSize = uint64(max(a.size-e.DataOffset, 0))
-			return fmt.Errorf("member %q uses a data descriptor and there is no central directory: members after it were not found", e.Name)
+			// Sizes follow the data, in a descriptor: find it the way
+			// streaming readers do, by its signature and a matching size.
+			csize, usize, crc, ok := a.findDescriptor(e.DataOffset)
+			if !ok {
+				e.CompressedSize = uint64(max(a.size-e.DataOffset, 0))
+				return fmt.Errorf("member %q uses a data descriptor that could not be found: members after it were not found", e.Name)
+			}
+			e.CompressedSize, e.UncompressedSize, e.CRC32 = csize, usize, crc
+			off = e.DataOffset + int64(csize) + 16
+			continue
 		}
 		if e.DataOffset > a.size || e.CompressedSize > uint64(a.size-e.DataOffset) {
 			e.Err = fmt.Errorf("member %q is truncated", e.Name)
@@ -379,6 +385,34 @@ func (a *Archive) walkLocal(maxEntries int) error {
 		off = e.DataOffset + int64(e.CompressedSize)
 	}
 	return nil
+}
+
+// maxDescriptorScan bounds the search for a data descriptor.
+const maxDescriptorScan = 64 << 20
+
+// findDescriptor looks for "PK\x07\x08" after data starting at off whose
+// compressed size matches the distance travelled.
+func (a *Archive) findDescriptor(off int64) (csize, usize uint64, crc uint32, ok bool) {
+	buf := make([]byte, 64<<10)
+	for pos := off; pos < a.size && pos-off < maxDescriptorScan; pos += int64(len(buf)) - 15 {
+		n, _ := a.r.ReadAt(buf, pos)
+		if n < 16 {
+			return 0, 0, 0, false
+		}
+		for i := 0; i+16 <= n; i++ {
+			if binary.LittleEndian.Uint32(buf[i:]) != 0x08074b50 {
+				continue
+			}
+			c := binary.LittleEndian.Uint32(buf[i+8:])
+			if int64(c) == pos+int64(i)-off {
+				return uint64(c), uint64(binary.LittleEndian.Uint32(buf[i+12:])), binary.LittleEndian.Uint32(buf[i+4:]), true
+			}
+		}
+		if n < len(buf) {
+			return 0, 0, 0, false
+		}
+	}
+	return 0, 0, 0, false
 }
 
 // check records duplicate names, odd flags, unusual methods and members
