@@ -201,6 +201,8 @@ var safeTorch = slices.Concat(
 		value("torch", "UntypedStorage", "storage class named by a persistent id"),
 		value("torch", "_UntypedStorage", "storage class named by a persistent id (torch 1.12)"),
 		wholeModule("torch.nn.modules", "standard layers in whole-model pickles, rebuilt by NEWOBJ + Module.__setstate__"),
+		call("torch.nn.backends.thnn", "_get_thnn_function_backend",
+			"torch < 1.0 pickled each module's _backend as a call of this getter; it returns the THNN backend singleton"),
 		wholeModule("torch.nn.functional", "activation functions stored as layer attributes"),
 		wholeModule("torch._C._nn", "native activation functions stored as layer attributes"),
 		wholeModule("torch.optim", "optimizers and schedulers in whole-object checkpoints, rebuilt by NEWOBJ + BUILD"),

@@ -162,11 +162,11 @@ func (r Renderer) render(b *strings.Builder, v Value, depth int) {
 	case KindFloat:
 		b.WriteString(pyFloat(v.Float()))
 	case KindStr:
-		b.WriteString(pyStr(v.Str, v.Truncated()))
+		b.WriteString(pyStr(v.Str, v.Truncated(), strCap(depth)))
 	case KindBytes:
-		b.WriteString(pyBytes(v.Str, v.Truncated()))
+		b.WriteString(pyBytes(v.Str, v.Truncated(), strCap(depth)))
 	case KindByteArray:
-		b.WriteString("bytearray(" + pyBytes(v.Str, v.Truncated()) + ")")
+		b.WriteString("bytearray(" + pyBytes(v.Str, v.Truncated(), strCap(depth)) + ")")
 	case KindTuple:
 		r.renderSeq(b, v, "(", ")", depth)
 	case KindList:
@@ -233,7 +233,11 @@ func (r Renderer) renderCall(b *strings.Builder, v Value, depth int) {
 	r.render(b, o.Func, depth+1)
 	if v.Kind == KindNew {
 		b.WriteString(".__new__(")
-		r.render(b, o.Func, depth+1)
+		if o.Func.Kind == KindGlobal {
+			r.render(b, o.Func, depth+1)
+		} else {
+			b.WriteString("cls")
+		}
 		if items, _ := o.Args.TupleItems(); len(items) > 0 || o.Args.Kind != KindTuple {
 			b.WriteString(", *")
 			r.render(b, o.Args, depth+1)
@@ -299,7 +303,16 @@ func (r Renderer) renderDict(b *strings.Builder, v Value, depth int) {
 
 // pyStr renders a str the way Python's repr does (quotes chosen the same
 // way), cut to renderMaxStr characters.
-func pyStr(s string, truncated bool) string {
+// strCap is how many characters of a string are shown: the arguments of
+// the outermost call in full (up to renderMaxStr), nested ones shorter.
+func strCap(depth int) int {
+	if depth <= 2 {
+		return renderMaxStr
+	}
+	return 48
+}
+
+func pyStr(s string, truncated bool, limit int) string {
 	quote := byte('\'')
 	if strings.IndexByte(s, '\'') >= 0 && strings.IndexByte(s, '"') < 0 {
 		quote = '"'
@@ -308,7 +321,7 @@ func pyStr(s string, truncated bool) string {
 	b.WriteByte(quote)
 	n := 0
 	for i := 0; i < len(s); {
-		if n >= renderMaxStr {
+		if n >= limit {
 			truncated = true
 			break
 		}
@@ -345,7 +358,7 @@ func pyStr(s string, truncated bool) string {
 }
 
 // pyBytes renders bytes the way Python's repr does.
-func pyBytes(s string, truncated bool) string {
+func pyBytes(s string, truncated bool, limit int) string {
 	quote := byte('\'')
 	if strings.IndexByte(s, '\'') >= 0 && strings.IndexByte(s, '"') < 0 {
 		quote = '"'
@@ -354,7 +367,7 @@ func pyBytes(s string, truncated bool) string {
 	b.WriteString("b")
 	b.WriteByte(quote)
 	for i := 0; i < len(s); i++ {
-		if i >= renderMaxStr {
+		if i >= limit {
 			truncated = true
 			break
 		}

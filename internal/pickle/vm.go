@@ -1057,7 +1057,9 @@ func (m *machine) step(op byte, pos int64) (stop bool, err error) {
 		args := m.pop(pos)
 		cls := m.pop(pos)
 		res := Value{Kind: KindNew, Op: op, Pos: pos, Obj: &Object{Func: cls, Args: args, Kwargs: kwargs, Var: m.newVar()}}
-		if cls.Kind != KindGlobal && cls.Kind != KindUnknown {
+		// A persistent id may stand for a class: torch's legacy loader
+		// returns the class for ('module', cls, file, source) records.
+		if cls.Kind != KindGlobal && cls.Kind != KindUnknown && cls.Kind != KindPersistent {
 			m.loaderErr(pos, "%s class argument isn't a type object", opNames[op])
 		}
 		m.emit(EventNew, op, pos, globalOf(cls), cls, args, kwargs, res)

@@ -113,7 +113,7 @@ var skipExtensions = map[string]bool{
 	".yml": true, ".toml": true, ".cfg": true, ".ini": true, ".html": true, ".css": true,
 	".js": true, ".ts": true, ".csv": true, ".tsv": true, ".png": true, ".jpg": true,
 	".jpeg": true, ".gif": true, ".svg": true, ".ipynb": true, ".sh": true, ".go": true,
-	".c": true, ".h": true, ".xml": true, ".lock": true, ".gitattributes": true,
+	".c": true, ".h": true, ".cpp": true, ".cc": true, ".hpp": true, ".xml": true, ".lock": true, ".gitattributes": true,
 	".gitignore": true, ".log": true, ".pdf": true, ".pyc": true,
 }
 

@@ -7,6 +7,7 @@ import (
 	"github.com/modelgate/modelgate/internal/formats/numpy"
 	"github.com/modelgate/modelgate/internal/formats/picklefile"
 	"github.com/modelgate/modelgate/internal/formats/pytorch"
+	"github.com/modelgate/modelgate/internal/formats/sevenzip"
 	"github.com/modelgate/modelgate/internal/formats/tarfile"
 	"github.com/modelgate/modelgate/internal/formats/ziparchive"
 )
@@ -22,6 +23,7 @@ func Registry() []analyzer.Analyzer {
 		compress.Analyzer{},
 		ziparchive.Analyzer{},
 		tarfile.Analyzer{},
+		sevenzip.Analyzer{},
 		numpy.Analyzer{},
 		joblib.ZFileAnalyzer{},
 		pytorch.LegacyAnalyzer{},

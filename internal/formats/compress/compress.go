@@ -1,5 +1,5 @@
 // Package compress unwraps single compressed streams (gzip, zlib, bzip2, xz,
-// lzma-alone) recognised by their magic bytes, within the decompression
+// lzma-alone, zstd) recognised by their magic bytes, within the decompression
 // budget, and hands the content back to the engine as a nested input.
 package compress
 
@@ -17,6 +17,7 @@ import (
 	"path"
 	"strings"
 
+	"github.com/klauspost/compress/zstd"
 	"github.com/ulikunitz/xz"
 	"github.com/ulikunitz/xz/lzma"
 
@@ -35,6 +36,7 @@ const (
 	Bzip2 Kind = "bzip2"
 	XZ    Kind = "xz"
 	LZMA  Kind = "lzma"
+	Zstd  Kind = "zstd"
 )
 
 // Sniff returns the compression format of head, or "".
@@ -44,6 +46,11 @@ func Sniff(head []byte) Kind {
 		return Gzip
 	case len(head) >= 6 && bytes.Equal(head[:6], []byte{0xfd, '7', 'z', 'X', 'Z', 0}):
 		return XZ
+	case len(head) >= 4 && bytes.Equal(head[:4], []byte{0x28, 0xb5, 0x2f, 0xfd}):
+		// Only a zstd frame, not a skippable frame (0x184D2A5?): those
+		// carry no compressed data of their own. 0xb5 is no pickle opcode,
+		// so a MARK-led pickle cannot look like this.
+		return Zstd
 	case len(head) >= 10 && head[0] == 'B' && head[1] == 'Z' && head[2] == 'h' && head[3] >= '1' && head[3] <= '9' &&
 		bytes.Equal(head[4:10], []byte{0x31, 0x41, 0x59, 0x26, 0x53, 0x59}):
 		return Bzip2
@@ -92,14 +99,15 @@ func (Analyzer) Analyze(_ context.Context, in analyzer.Input, lim analyzer.Limit
 	kind := Sniff(head[:n])
 	out.Format = string(kind)
 	src := io.NewSectionReader(in.R, 0, in.Size)
-	r, name, err := open(kind, src)
+	r, name, closeDecoder, err := open(kind, src, lim)
 	if err != nil {
 		return fmt.Errorf("%s: %w", kind, err)
 	}
+	defer closeDecoder()
 	if name == "" {
 		name = innerName(in.Name, kind)
 	}
-	nested, written, capped, derr := readBounded(r, in.Size, lim, in.Budget)
+	nested, written, capped, derr := ReadBounded(r, in.Size, lim, in.Budget)
 	if nested.R != nil {
 		nested.Name = name
 		out.Nested = append(out.Nested, nested)
@@ -117,36 +125,63 @@ func (Analyzer) Analyze(_ context.Context, in analyzer.Input, lim analyzer.Limit
 	return nil
 }
 
-func open(kind Kind, src io.Reader) (io.Reader, string, error) {
+// open returns the decompressing reader for kind, the member name stored in
+// the stream (gzip only), and a function releasing the decoder.
+func open(kind Kind, src io.Reader, lim analyzer.Limits) (io.Reader, string, func(), error) {
+	nop := func() {}
 	switch kind {
 	case Gzip:
 		zr, err := gzip.NewReader(src)
 		if err != nil {
-			return nil, "", err
+			return nil, "", nop, err
 		}
 		if zr.Name == "" {
-			return zr, "", nil
+			return zr, "", nop, nil
 		}
-		return zr, path.Base(strings.ReplaceAll(zr.Name, "\\", "/")), nil
+		return zr, path.Base(strings.ReplaceAll(zr.Name, "\\", "/")), nop, nil
 	case Zlib:
 		zr, err := zlib.NewReader(src)
-		return zr, "", err
+		return zr, "", nop, err
 	case Bzip2:
-		return bzip2.NewReader(src), "", nil
+		return bzip2.NewReader(src), "", nop, nil
 	case XZ:
 		zr, err := xz.NewReader(src)
-		return zr, "", err
+		return zr, "", nop, err
 	case LZMA:
 		zr, err := lzma.NewReader(src)
-		return zr, "", err
+		return zr, "", nop, err
+	case Zstd:
+		zr, err := NewZstdReader(src, lim)
+		if err != nil {
+			return nil, "", nop, err
+		}
+		return zr, "", zr.Close, nil
 	}
-	return nil, "", fmt.Errorf("unknown compression %q", kind)
+	return nil, "", nop, fmt.Errorf("unknown compression %q", kind)
+}
+
+// minZstdWindow is the window every zstd decoder must support (RFC 8878
+// recommends 8 MiB); a smaller cap would refuse ordinary files.
+const minZstdWindow = 8 << 20
+
+// NewZstdReader returns a zstd decoder whose memory is bounded: the frame
+// window (the history the decoder must keep) is capped at lim.MaxInMemory
+// (at least 8 MiB), and decoding runs on the calling goroutine only, so a
+// frame header cannot make it allocate gigabytes or start workers. Close
+// it when done.
+func NewZstdReader(src io.Reader, lim analyzer.Limits) (*zstd.Decoder, error) {
+	window := uint64(max(lim.MaxInMemory, minZstdWindow))
+	return zstd.NewReader(src,
+		zstd.WithDecoderConcurrency(1),
+		zstd.WithDecoderLowmem(true),
+		zstd.WithDecoderMaxWindow(window),
+		zstd.WithDecoderMaxMemory(window))
 }
 
 // innerName derives the decompressed member's name from the outer name.
 func innerName(outer string, kind Kind) string {
 	base := path.Base(strings.ReplaceAll(outer, "\\", "/"))
-	for _, ext := range []string{".gz", ".gzip", ".z", ".zlib", ".bz2", ".xz", ".lzma"} {
+	for _, ext := range []string{".gz", ".gzip", ".z", ".zlib", ".bz2", ".xz", ".lzma", ".zst", ".zstd"} {
 		if strings.HasSuffix(strings.ToLower(base), ext) {
 			return base[:len(base)-len(ext)]
 		}
@@ -157,10 +192,15 @@ func innerName(outer string, kind Kind) string {
 	return base + ":" + string(kind)
 }
 
-// readBounded decompresses r into memory, spilling to a temporary file past
+// ReadBounded decompresses r into memory, spilling to a temporary file past
 // MaxInMemory, and stops at MaxDecompressed bytes or at MaxRatio times the
-// compressed size (once past RatioFloor). capped says why it stopped early.
-func readBounded(r io.Reader, compressed int64, lim analyzer.Limits, fileBudget *analyzer.Budget) (n analyzer.Nested, written int64, capped string, err error) {
+// compressed size (once past RatioFloor), and when the file-wide budget
+// (may be nil) refuses more bytes. capped says why it stopped early; err is
+// a read error of r. What was read before either is returned in n, whose
+// Close (when set) removes the temporary file. Archive formats that
+// decompress members (7z) use it so that every decompressed byte of a file
+// is drawn from the same budgets.
+func ReadBounded(r io.Reader, compressed int64, lim analyzer.Limits, fileBudget *analyzer.Budget) (n analyzer.Nested, written int64, capped string, err error) {
 	budget := lim.MaxDecompressed
 	if lim.MaxRatio > 0 {
 		budget = min(budget, max(max(compressed, 1)*lim.MaxRatio, lim.RatioFloor))

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/klauspost/compress/zstd"
+
 	"github.com/modelgate/modelgate/internal/analyzer"
 	"github.com/modelgate/modelgate/internal/formats/compress"
 )
@@ -121,5 +123,86 @@ func TestCorruptStreamKeepsWhatCameBefore(t *testing.T) {
 	out, err := analyze(t, cut, analyzer.DefaultLimits())
 	if err == nil || len(out.Nested) != 1 || out.Nested[0].Size == 0 {
 		t.Errorf("err %v nested %+v", err, out.Nested)
+	}
+}
+
+func zst(t *testing.T, data []byte) []byte {
+	t.Helper()
+	var b bytes.Buffer
+	w, err := zstd.NewWriter(&b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Write(data); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
+}
+
+func TestZstdSniff(t *testing.T) {
+	if got := compress.Sniff(zst(t, []byte("x"))); got != compress.Zstd {
+		t.Errorf("zstd frame: Sniff = %q", got)
+	}
+	// A skippable frame and a MARK-led pickle are not zstd frames.
+	for _, head := range [][]byte{[]byte("\x50\x2a\x4d\x18\x00\x00\x00\x00"), []byte("(\xb5/"), []byte("(lp0\n")} {
+		if got := compress.Sniff(head); got != "" {
+			t.Errorf("%q: Sniff = %q", head, got)
+		}
+	}
+}
+
+func TestZstdRoundTrip(t *testing.T) {
+	data := bytes.Repeat([]byte("zstd round trip "), 1000)
+	var in []byte
+	in = append(in, zst(t, data[:5000])...)
+	in = append(in, zst(t, data[5000:])...) // concatenated frames are one stream
+	out, err := analyze(t, in, analyzer.DefaultLimits())
+	if err != nil || len(out.Nested) != 1 || out.Format != "zstd" {
+		t.Fatalf("err %v out %+v", err, out)
+	}
+	if out.Nested[0].Name != "x.pkl" {
+		t.Errorf("name %q", out.Nested[0].Name)
+	}
+	b, _ := io.ReadAll(io.NewSectionReader(out.Nested[0].R, 0, out.Nested[0].Size))
+	if !bytes.Equal(b, data) {
+		t.Errorf("content differs: %d bytes", len(b))
+	}
+}
+
+func TestZstdBombCapped(t *testing.T) {
+	lim := analyzer.DefaultLimits()
+	lim.MaxRatio, lim.RatioFloor = 100, 1<<20
+	bomb := zst(t, make([]byte, 256<<20)) // a few KiB compressed
+	out, err := analyze(t, bomb, lim)
+	if err == nil || !strings.Contains(err.Error(), "budget") {
+		t.Fatalf("err = %v", err)
+	}
+	want := max(int64(len(bomb))*100, lim.RatioFloor)
+	if len(out.Nested) != 1 || out.Nested[0].Size != want {
+		t.Errorf("kept %+v, want %d bytes", out.Nested, want)
+	}
+	// The file-wide budget stops it too, whatever the per-stream budget.
+	lim = analyzer.DefaultLimits()
+	lim.MaxTotalDecompressed = 1 << 20
+	var o analyzer.Output
+	err = compress.Analyzer{}.Analyze(context.Background(), analyzer.Input{Name: "b.zst", R: bytes.NewReader(bomb), Size: int64(len(bomb)), Budget: analyzer.NewBudget(lim)}, lim, &o)
+	if err == nil || !strings.Contains(err.Error(), "total decompression budget") || o.Nested[0].Size > 1<<20 {
+		t.Errorf("file budget: err %v nested %+v", err, o.Nested)
+	}
+}
+
+func TestZstdWindowCapped(t *testing.T) {
+	// A frame that declares a window far above the cap is refused before
+	// any history is allocated.
+	frame := []byte{0x28, 0xb5, 0x2f, 0xfd, 0x00, 0xf8} // no FCS, window descriptor 2^(10+31)
+	frame = append(frame, 0x01, 0x00, 0x00)             // last raw block of 0 bytes
+	lim := analyzer.DefaultLimits()
+	lim.MaxInMemory = 1 << 20
+	_, err := analyze(t, frame, lim)
+	if err == nil {
+		t.Fatal("huge window accepted")
 	}
 }

@@ -160,8 +160,11 @@ func (a *auditor) event(e *pickle.Event) {
 	case pickle.EventCall:
 		a.call(e)
 	case pickle.EventNew:
-		if e.Global != nil {
-			a.raise(e.Global, knowledge.Instantiated, e.Pos, a.render.RenderCall(e.Result), e.AfterError)
+		if g := e.Global; g != nil || persistentClass(e.Func) != nil {
+			if g == nil {
+				g = persistentClass(e.Func)
+			}
+			a.raise(g, knowledge.Instantiated, e.Pos, a.render.RenderCall(e.Result), e.AfterError)
 		}
 	case pickle.EventBuild:
 		if e.Global != nil {
@@ -245,6 +248,23 @@ func (a *auditor) roles(e *pickle.Event, s *knowledge.SafeGlobal) {
 			}
 		}
 	}
+}
+
+// persistentClass returns the class a PyTorch legacy persistent id stands
+// for: torch's persistent_load returns data[0] for ('module', cls, file,
+// source) records, so NEWOBJ on it instantiates cls.
+func persistentClass(v pickle.Value) *pickle.Global {
+	if v.Kind != pickle.KindPersistent || v.Obj == nil {
+		return nil
+	}
+	items, _ := v.Obj.Args.TupleItems()
+	if len(items) < 2 {
+		return nil
+	}
+	if kind, ok := items[0].AsString(); !ok || kind != "module" {
+		return nil
+	}
+	return globalOfValue(items[1])
 }
 
 func globalOfValue(v pickle.Value) *pickle.Global {
