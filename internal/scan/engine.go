@@ -41,6 +41,10 @@ type Engine struct {
 	Limits    analyzer.Limits
 	// Workers is how many files are scanned at once (default: CPUs).
 	Workers int
+	// NoDigest skips the SHA-256 of each file. The digest is the only step
+	// that reads every byte; without it a checkpoint costs only its
+	// directory and pickles.
+	NoDigest bool
 }
 
 // New returns an engine with every registered analyser and default limits.
@@ -204,16 +208,10 @@ func (e *Engine) ScanReaderAt(ctx context.Context, path string, r io.ReaderAt, s
 	var wg sync.WaitGroup
 	var sum string
 	var sumErr error
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		h := sha256.New()
-		if _, err := io.Copy(h, io.NewSectionReader(r, 0, size)); err != nil {
-			sumErr = err
-			return
-		}
-		sum = hex.EncodeToString(h.Sum(nil))
-	}()
+	if !e.NoDigest {
+		wg.Add(1)
+		go digest(&wg, r, size, &sum, &sumErr)
+	}
 	st := &state{engine: e, res: &res}
 	in := analyzer.Input{Name: filepath.Base(path), R: r, Size: size, Budget: analyzer.NewBudget(e.Limits)}
 	a := e.Match(in.Name, head(in))
@@ -232,6 +230,16 @@ func (e *Engine) ScanReaderAt(ctx context.Context, path string, r io.ReaderAt, s
 	}
 	e.capFindings(&res)
 	return res
+}
+
+func digest(wg *sync.WaitGroup, r io.ReaderAt, size int64, sum *string, sumErr *error) {
+	defer wg.Done()
+	h := sha256.New()
+	if _, err := io.Copy(h, io.NewSectionReader(r, 0, size)); err != nil {
+		*sumErr = err
+		return
+	}
+	*sum = hex.EncodeToString(h.Sum(nil))
 }
 
 func head(in analyzer.Input) []byte {
