@@ -9,14 +9,17 @@ import (
 
 	"github.com/modelgate/modelgate/internal/analyzer"
 	"github.com/modelgate/modelgate/internal/finding"
-	"github.com/modelgate/modelgate/internal/formats/compress"
+	"github.com/modelgate/modelgate/internal/formats/joblib"
+	"github.com/modelgate/modelgate/internal/formats/numpy"
 	"github.com/modelgate/modelgate/internal/formats/picklefile"
+	"github.com/modelgate/modelgate/internal/formats/pytorch"
 	"github.com/modelgate/modelgate/internal/pickle"
 	"github.com/modelgate/modelgate/internal/scan"
 )
 
 func runExplain(ctx context.Context, args []string, env *Env) (int, error) {
-	fs := newFlagSet("explain", "FILE", env)
+	fs := newFlagSet("explain", "[--member NAME] FILE", env)
+	member := fs.String("member", "", "only explain pickle streams whose member path contains NAME (e.g. data.pkl)")
 	paths, err := parseInterleaved(fs, args)
 	if err != nil {
 		return ExitIncomplete, flagError(err)
@@ -35,39 +38,103 @@ func runExplain(ctx context.Context, args []string, env *Env) (int, error) {
 		return ExitIncomplete, err
 	}
 	eng := scan.New()
-	in := analyzer.Input{Name: paths[0], R: f, Size: st.Size()}
-	// Unwrap compression to reach the pickle.
-	for depth := 0; ; depth++ {
-		head := make([]byte, min(int64(analyzer.HeadSize), in.Size))
-		n, _ := in.R.ReadAt(head, 0)
-		a := eng.Match(in.Name, head[:n])
-		switch a.(type) {
-		case picklefile.Analyzer:
-			return explainPickle(env.Stdout, in, eng.Limits)
-		case compress.Analyzer:
-			if depth >= eng.Limits.MaxDepth {
-				return ExitIncomplete, fmt.Errorf("%s: nested too deeply", paths[0])
+	x := &explainer{ctx: ctx, w: env.Stdout, eng: eng, filter: *member}
+	in := analyzer.Input{Name: paths[0], R: f, Size: st.Size(), Budget: analyzer.NewBudget(eng.Limits)}
+	x.walk(in, "")
+	switch {
+	case x.streams == 0:
+		return ExitIncomplete, fmt.Errorf("%s: no pickle stream found to explain", paths[0])
+	case x.worst >= finding.High:
+		return ExitFail, nil
+	case x.incomplete:
+		return ExitIncomplete, nil
+	}
+	return ExitPass, nil
+}
+
+// explainer walks containers down to their pickle streams, the same way the
+// scan engine does, and disassembles each stream.
+type explainer struct {
+	ctx        context.Context
+	w          io.Writer
+	eng        *scan.Engine
+	filter     string
+	streams    int
+	worst      finding.Severity
+	incomplete bool
+}
+
+func (x *explainer) walk(in analyzer.Input, member string) {
+	if in.Depth > x.eng.Limits.MaxDepth {
+		fmt.Fprintf(x.w, "%s: nested too deeply, not explained\n", member)
+		x.incomplete = true
+		return
+	}
+	head := make([]byte, min(int64(analyzer.HeadSize), in.Size))
+	n, _ := in.R.ReadAt(head, 0)
+	a := x.eng.Match(in.Name, head[:n])
+	switch a.(type) {
+	case nil:
+		return
+	case picklefile.Analyzer:
+		var arrays joblib.Inline
+		x.pickle(in, member, 0, picklefile.Options{AfterBuild: arrays.AfterBuild})
+	case pytorch.LegacyAnalyzer:
+		x.pickle(in, member, 0, picklefile.Options{MaxPickles: 5})
+	case numpy.Analyzer:
+		if h, err := numpy.ReadHeader(in.R, in.Size); err == nil && h.HasObject {
+			x.pickle(in, member, h.DataOffset, picklefile.Options{})
+		}
+	default:
+		var out analyzer.Output
+		if err := a.Analyze(x.ctx, in, x.eng.Limits, &out); err != nil {
+			fmt.Fprintf(x.w, "%s: %v\n", orFile(member, in.Name), err)
+			x.incomplete = true
+		}
+		for _, nst := range out.Nested {
+			x.walk(analyzer.Input{Name: nst.Name, R: nst.R, Size: nst.Size, Depth: in.Depth + 1, Budget: in.Budget}, joinChain(member, nst.Name))
+			if nst.Close != nil {
+				nst.Close()
 			}
-			var out analyzer.Output
-			if err := a.Analyze(ctx, in, eng.Limits, &out); err != nil && len(out.Nested) == 0 {
-				return ExitIncomplete, err
-			}
-			nested := out.Nested[0]
-			if nested.Close != nil {
-				defer nested.Close()
-			}
-			fmt.Fprintf(env.Stdout, "%s: %s stream, explaining its content %q\n\n", in.Name, out.Format, nested.Name)
-			in = analyzer.Input{Name: nested.Name, R: nested.R, Size: nested.Size, Depth: depth + 1}
-		default:
-			return ExitIncomplete, fmt.Errorf("%s: not a pickle stream (explain reads raw or compressed pickles)", in.Name)
 		}
 	}
 }
 
+func orFile(member, name string) string {
+	if member == "" {
+		return name
+	}
+	return member
+}
+
+func joinChain(parent, child string) string {
+	if parent == "" {
+		return child
+	}
+	return parent + "!" + child
+}
+
+func (x *explainer) pickle(in analyzer.Input, member string, start int64, opts picklefile.Options) {
+	if x.filter != "" && !strings.Contains(member, x.filter) {
+		return
+	}
+	if x.streams > 0 {
+		fmt.Fprintln(x.w)
+	}
+	x.streams++
+	if member != "" {
+		fmt.Fprintf(x.w, "== %s ==\n", member)
+	}
+	opts.Limits = x.eng.Limits.Pickle
+	worst, complete := explainPickle(x.w, in.R, start, in.Size, opts)
+	x.worst = max(x.worst, worst)
+	x.incomplete = x.incomplete || !complete
+}
+
 // explainPickle prints the disassembly with pseudo-Python and marks each
 // opcode that carries a finding.
-func explainPickle(w io.Writer, in analyzer.Input, lim analyzer.Limits) (int, error) {
-	audit := picklefile.Run(in.R, 0, in.Size, picklefile.Options{Limits: lim.Pickle})
+func explainPickle(w io.Writer, r io.ReaderAt, start, end int64, opts picklefile.Options) (finding.Severity, bool) {
+	audit := picklefile.Run(r, start, end, opts)
 	byPos := map[int64][]finding.Finding{}
 	worst := finding.Info
 	for _, f := range audit.Findings {
@@ -78,7 +145,12 @@ func explainPickle(w io.Writer, in analyzer.Input, lim analyzer.Limits) (int, er
 	}
 	var code []string
 	pickleIdx := -1
-	res := pickle.Run(in.R, 0, in.Size, pickle.Options{Limits: lim.Pickle, OnStep: func(s pickle.Step) {
+	var inline joblib.Inline // a fresh hook: the audit's counted the arrays already
+	after := opts.AfterBuild
+	if after != nil {
+		after = inline.AfterBuild
+	}
+	res := pickle.Run(r, start, end, pickle.Options{Limits: opts.Limits, MaxPickles: opts.MaxPickles, AfterBuild: after, OnStep: func(s pickle.Step) {
 		if s.Pickle != pickleIdx {
 			pickleIdx = s.Pickle
 			if len(code) > 0 {
@@ -123,10 +195,7 @@ func explainPickle(w io.Writer, in analyzer.Input, lim analyzer.Limits) (int, er
 	}
 	if res.Err != nil {
 		fmt.Fprintf(w, "\nincomplete: %v\n", res.Err)
-		return ExitIncomplete, nil
+		return worst, false
 	}
-	if worst >= finding.High {
-		return ExitFail, nil
-	}
-	return ExitPass, nil
+	return worst, true
 }
