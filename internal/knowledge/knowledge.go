@@ -135,8 +135,15 @@ var traversalDanger = Danger{
 // dotted (find_class resolves dotted names attribute by attribute). A dotted
 // name is dangerous if any way of reading it reaches a dangerous entry, and
 // safe only if it is exactly a safe entry.
+//
+// An exact safe entry outranks a dangerous whole-module entry (the
+// allowlist names one function; the denylist paints a whole module), but
+// never a dangerous entry that names the global itself.
 func Classify(module, name string) Verdict {
 	if d := lookupDanger(module, name); d != nil {
+		if s, ok := safeNames[module+"\x00"+name]; ok && d.Name == "" && d != &traversalDanger {
+			return Verdict{Tier: TierSafe, Safe: s}
+		}
 		return Verdict{Tier: TierDangerous, Danger: d}
 	}
 	if s := lookupSafe(module, name); s != nil {

@@ -26,6 +26,10 @@ func TestClassify(t *testing.T) {
 		{"torch.utils.data.datapipes.utils.decoder", "basichandlers", TierDangerous, "torch.utils.data.datapipes.*", finding.Critical},
 		// Dotted names resolve through attributes (find_class with protocol 4+).
 		{"pathlib", "os.system", TierDangerous, "os.*", finding.Critical},
+		// An exact safe name outranks a dangerous module prefix, nothing else.
+		{"torch.jit._pickle", "build_intlist", TierSafe, "", 0},
+		{"torch.jit._pickle", "build_intlist.__globals__", TierDangerous, "torch.jit.*", finding.Critical},
+		{"torch.jit._pickle", "something_else", TierDangerous, "torch.jit.*", finding.Critical},
 		// A dunder reached by name alone is traversal too.
 		{"collections", "__builtins__", TierDangerous, ".*", finding.Critical},
 		{"mylib", "__globals__", TierDangerous, ".*", finding.Critical},

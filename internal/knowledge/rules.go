@@ -38,9 +38,10 @@ const (
 	RuleZipMethod         = "ZIP-METHOD"
 	RuleZipCRC            = "ZIP-CRC-MISMATCH"
 
-	RuleTorchOutside       = "TORCH-MEMBER-OUTSIDE"
-	RuleTorchPickleStorage = "TORCH-PICKLE-IN-STORAGE"
-	RuleTorchScriptCode    = "TORCH-TORCHSCRIPT-CODE"
+	RuleTorchOutside        = "TORCH-MEMBER-OUTSIDE"
+	RuleTorchPickleStorage  = "TORCH-PICKLE-IN-STORAGE"
+	RuleTorchScriptCode     = "TORCH-TORCHSCRIPT-CODE"
+	RuleTorchScriptSetstate = "TORCH-TORCHSCRIPT-SETSTATE"
 
 	RuleNpyHeader   = "NPY-HEADER"
 	RuleNpyTrailing = "NPY-TRAILING-DATA"
@@ -150,6 +151,9 @@ var Rules = []finding.Rule{
 		""),
 	rule(RuleTorchScriptCode, finding.Info, "TorchScript code",
 		"TorchScript archives carry code (code/**/*.py) that torch.jit.load compiles and runs as TorchScript; its pickles were analysed.",
+		"https://pytorch.org/docs/stable/jit.html"),
+	rule(RuleTorchScriptSetstate, finding.High, "TorchScript __setstate__ runs at load",
+		"A TorchScript class in code/ defines __setstate__; torch.jit.load (and torch.load of a TorchScript file) runs it while unpickling, with every TorchScript op available (torch.from_file creates files, for one).",
 		"https://pytorch.org/docs/stable/jit.html"),
 	rule(RuleNpyHeader, finding.Medium, "Unusual NumPy header",
 		"The .npy header is larger than NumPy accepts by default, or malformed.",

@@ -201,6 +201,15 @@ var safeTorch = slices.Concat(
 		value("torch", "UntypedStorage", "storage class named by a persistent id"),
 		value("torch", "_UntypedStorage", "storage class named by a persistent id (torch 1.12)"),
 		wholeModule("torch.nn.modules", "standard layers in whole-model pickles, rebuilt by NEWOBJ + Module.__setstate__"),
+		// TorchScript pickles (read by torch.jit.load's C++ unpickler, or by
+		// Python when torch.load meets them) use these identity helpers.
+		// They are exact exceptions to the dangerous torch.jit.* prefix.
+		call("torch.jit._pickle", "build_intlist", "returns its list argument unchanged"),
+		call("torch.jit._pickle", "build_tensorlist", "returns its list argument unchanged"),
+		call("torch.jit._pickle", "build_doublelist", "returns its list argument unchanged"),
+		call("torch.jit._pickle", "build_boollist", "returns its list argument unchanged"),
+		call("torch.jit._pickle", "build_tensor_from_id", "returns its int argument unchanged"),
+		call("torch.jit._pickle", "restore_type_tag", "returns its value argument unchanged (the type string is ignored in Python)"),
 		call("torch.nn.backends.thnn", "_get_thnn_function_backend",
 			"torch < 1.0 pickled each module's _backend as a call of this getter; it returns the THNN backend singleton"),
 		wholeModule("torch.nn.functional", "activation functions stored as layer attributes"),

@@ -15,8 +15,21 @@ import (
 
 // fixtureDir holds the raw-pickle fixtures written by make_fixtures.py with
 // the real CPython pickler and libraries; every malicious one was proven by
-// that script to run its payload under pickle.load.
+// that script to run its payload under pickle.load. The other format
+// packages have their own testdata/manifest.json of the same shape, made
+// with torch.save, joblib.dump and np.save and proven with torch.load,
+// joblib.load and np.load.
 const fixtureDir = "../formats/picklefile/testdata"
+
+// manifests lists every fixture manifest.
+func manifests(t *testing.T) []string {
+	t.Helper()
+	m, err := filepath.Glob("../formats/*/testdata/manifest.json")
+	if err != nil || len(m) == 0 {
+		t.Fatalf("no manifests: %v", err)
+	}
+	return m
+}
 
 type manifestEntry struct {
 	File        string   `json:"file"`
@@ -27,22 +40,35 @@ type manifestEntry struct {
 	Proven      bool     `json:"proven"`
 	Description string   `json:"description"`
 	Globals     []string `json:"globals"`
+	Format      string   `json:"format"`
+	dir         string
 }
 
-func loadManifest(t *testing.T) []manifestEntry {
+func loadManifest(t *testing.T, path string) []manifestEntry {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(fixtureDir, "manifest.json"))
+	b, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var m []manifestEntry
 	if err := json.Unmarshal(b, &m); err != nil {
-		t.Fatal(err)
+		t.Fatalf("%s: %v", path, err)
 	}
-	if len(m) < 100 {
-		t.Fatalf("manifest lists only %d fixtures", len(m))
+	for i := range m {
+		m[i].dir = filepath.Dir(path)
 	}
 	return m
+}
+
+func allFixtures(t *testing.T) []manifestEntry {
+	var all []manifestEntry
+	for _, p := range manifests(t) {
+		all = append(all, loadManifest(t, p)...)
+	}
+	if len(all) < 150 {
+		t.Fatalf("manifests list only %d fixtures", len(all))
+	}
+	return all
 }
 
 func scanOne(t *testing.T, path string) scan.FileResult {
@@ -70,9 +96,13 @@ func describe(r scan.FileResult) string {
 // expected evidence; every benign one passes the default threshold with no
 // error; malformed ones never pass silently.
 func TestFixtures(t *testing.T) {
-	for _, e := range loadManifest(t) {
-		t.Run(e.File, func(t *testing.T) {
-			r := scanOne(t, filepath.Join(fixtureDir, e.File))
+	for _, e := range allFixtures(t) {
+		pkg := filepath.Base(filepath.Dir(e.dir))
+		t.Run(pkg+"/"+e.File, func(t *testing.T) {
+			r := scanOne(t, filepath.Join(e.dir, e.File))
+			if e.Format != "" && r.Format != e.Format {
+				t.Errorf("format %q, want %q", r.Format, e.Format)
+			}
 			doc := report.Document{Files: []scan.FileResult{r}, FailOn: finding.High}
 			maxSev, _ := finding.Max(r.Findings)
 			switch e.Expect {
@@ -116,7 +146,7 @@ func hasEvidence(r scan.FileResult, s string) bool {
 // whose modules are not installable here.
 func TestFixtureThreatCoverage(t *testing.T) {
 	proven := map[int]int{}
-	for _, e := range loadManifest(t) {
+	for _, e := range loadManifest(t, filepath.Join(fixtureDir, "manifest.json")) {
 		if e.Expect == "malicious" && e.Proven {
 			proven[e.Threat]++
 		}

@@ -39,9 +39,13 @@ func DetectZip(names []string) (ZipLayout, bool) {
 	if !ok || top == "" {
 		return ZipLayout{}, false
 	}
-	prefix := top + "/"
+	// torch's reader looks members up case-insensitively (miniz's
+	// mz_zip_reader_locate_file without MZ_ZIP_FLAG_CASE_SENSITIVE), so
+	// "archive/DATA.PKL" is data.pkl.
+	prefix := strings.ToLower(top) + "/"
 	var data, constants, code bool
 	for _, n := range names {
+		n = strings.ToLower(n)
 		switch {
 		case n == prefix+"data.pkl":
 			data = true
@@ -62,7 +66,7 @@ func DetectZip(names []string) (ZipLayout, bool) {
 
 // Role returns the role of a member in this layout.
 func (l ZipLayout) Role(name string) Role {
-	rest, ok := strings.CutPrefix(name, l.Top+"/")
+	rest, ok := strings.CutPrefix(strings.ToLower(name), strings.ToLower(l.Top)+"/")
 	if !ok {
 		return RoleOutside
 	}
@@ -78,4 +82,21 @@ func (l ZipLayout) Role(name string) Role {
 		return RoleCode
 	}
 	return RoleOther
+}
+
+// IsTarLayout reports whether tar member names are PyTorch's oldest
+// format (before 0.4): sys_info, pickle, storages and tensors.
+func IsTarLayout(names []string) bool {
+	need := map[string]bool{"sys_info": false, "pickle": false, "storages": false, "tensors": false}
+	for _, n := range names {
+		if _, ok := need[n]; ok {
+			need[n] = true
+		}
+	}
+	for _, seen := range need {
+		if !seen {
+			return false
+		}
+	}
+	return true
 }

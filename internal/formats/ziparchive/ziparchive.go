@@ -84,13 +84,18 @@ func (Analyzer) Analyze(_ context.Context, in analyzer.Input, lim analyzer.Limit
 	return errors.Join(errs...)
 }
 
+// isNPZ: np.savez writes a flat archive of NAME.npy members; NpzFile
+// parses any member that starts with the .npy magic, whatever its name, so
+// one .npy member in a flat archive is enough to call it npz.
 func isNPZ(names []string) bool {
+	npy := false
 	for _, n := range names {
-		if !strings.HasSuffix(n, ".npy") {
+		if strings.Contains(n, "/") {
 			return false
 		}
+		npy = npy || strings.HasSuffix(strings.ToLower(n), ".npy")
 	}
-	return len(names) > 0
+	return npy
 }
 
 type zipRun struct {
@@ -163,6 +168,7 @@ func (z *zipRun) torch(l pytorch.ZipLayout) []error {
 			}
 		case pytorch.RoleCode:
 			z.code++
+			z.torchScript(e)
 		case pytorch.RoleOutside:
 			z.out.Add(finding.Finding{RuleID: knowledge.RuleTorchOutside, Severity: finding.Medium, Member: e.Name, Offset: finding.NoOffset,
 				Message: fmt.Sprintf("member %q is outside %q, the folder torch.load reads", e.Name, l.Top+"/")})
@@ -243,6 +249,32 @@ func (z *zipRun) sniffStorage(e *zipfile.Entry) error {
 	z.out.Add(finding.Finding{RuleID: knowledge.RuleTorchPickleStorage, Severity: finding.Medium, Member: e.Name, Offset: finding.NoOffset,
 		Message: fmt.Sprintf("storage member %q holds a pickle; it was analysed", e.Name)})
 	return z.nested(e, false)
+}
+
+// maxCodeMember bounds how much of one TorchScript source file is read.
+const maxCodeMember = 1 << 20
+
+// torchScript looks for __setstate__ in TorchScript source: the only
+// TorchScript code that runs during loading.
+func (z *zipRun) torchScript(e *zipfile.Entry) {
+	rc, err := z.arc.Open(e)
+	if err != nil {
+		return
+	}
+	src, _ := io.ReadAll(io.LimitReader(rc, maxCodeMember))
+	text := string(src)
+	i := strings.Index(text, "def __setstate__(")
+	if i < 0 {
+		return
+	}
+	line := 1 + strings.Count(text[:i], "\n")
+	body := text[i:min(len(text), i+400)]
+	if j := strings.Index(body[1:], "\n  def "); j >= 0 {
+		body = body[:j+1]
+	}
+	z.out.Add(finding.Finding{RuleID: knowledge.RuleTorchScriptSetstate, Severity: finding.High, Member: e.Name, Offset: finding.NoOffset,
+		Message:  fmt.Sprintf("TorchScript __setstate__ at line %d runs while the archive is loaded", line),
+		Evidence: strings.Join(strings.Fields(body), " ")})
 }
 
 // small reads a short metadata member (a version number).

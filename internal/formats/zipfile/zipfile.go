@@ -21,6 +21,7 @@ import (
 	"hash/crc32"
 	"io"
 	"slices"
+	"strings"
 )
 
 // Signatures.
@@ -418,12 +419,20 @@ func (a *Archive) findDescriptor(off int64) (csize, usize uint64, crc uint32, ok
 // check records duplicate names, odd flags, unusual methods and members
 // whose data overlap.
 func (a *Archive) check() {
-	seen := map[string]int{}
+	seen := map[string]string{}
 	for _, e := range a.Entries {
-		seen[e.Name]++
-		if seen[e.Name] == 2 {
-			a.Anomalies = append(a.Anomalies, Anomaly{Kind: DuplicateName, Entry: e.Name, Offset: e.HeaderOffset,
-				Detail: fmt.Sprintf("more than one member is named %q; loaders and validators may pick different ones", e.Name)})
+		// Case-insensitive: PyTorch's reader finds members ignoring case,
+		// Python's zipfile does not, so "data.pkl" and "DATA.PKL" are two
+		// files to one and the same file to the other.
+		key := strings.ToLower(e.Name)
+		if first, dup := seen[key]; dup {
+			detail := fmt.Sprintf("more than one member is named %q; loaders and validators may pick different ones", e.Name)
+			if first != e.Name {
+				detail = fmt.Sprintf("members %q and %q differ only in case; PyTorch's reader treats them as one name", first, e.Name)
+			}
+			a.Anomalies = append(a.Anomalies, Anomaly{Kind: DuplicateName, Entry: e.Name, Offset: e.HeaderOffset, Detail: detail})
+		} else {
+			seen[key] = e.Name
 		}
 		if odd := e.Flags & (FlagEncrypted | FlagPatched | FlagStrongEncrypted); odd != 0 {
 			a.Anomalies = append(a.Anomalies, Anomaly{Kind: OddFlags, Entry: e.Name, Offset: e.HeaderOffset,
