@@ -4,6 +4,7 @@
 package compress
 
 import (
+	"bufio"
 	"bytes"
 	"compress/bzip2"
 	"compress/gzip"
@@ -13,7 +14,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"path"
 	"strings"
 
@@ -107,7 +107,8 @@ func (Analyzer) Analyze(_ context.Context, in analyzer.Input, lim analyzer.Limit
 	if name == "" {
 		name = innerName(in.Name, kind)
 	}
-	nested, written, capped, derr := ReadBounded(r, in.Size, lim, in.Budget)
+	bnd := analyzer.ReadBounded(r, in.Size, lim, in.Budget)
+	nested, written, capped, derr := bnd.Nested, bnd.Written, bnd.Capped, bnd.Err
 	if nested.R != nil {
 		nested.Name = name
 		out.Nested = append(out.Nested, nested)
@@ -148,7 +149,16 @@ func open(kind Kind, src io.Reader, lim analyzer.Limits) (io.Reader, string, fun
 		zr, err := xz.NewReader(src)
 		return zr, "", nop, err
 	case LZMA:
-		zr, err := lzma.NewReader(src)
+		// The decoder allocates the dictionary the 13-byte header asks
+		// for (up to 1 GiB passes the sniff): cap it like every other
+		// decoder's memory.
+		br := bufio.NewReader(src)
+		if hdr, err := br.Peek(5); err == nil {
+			if dict := int64(binary.LittleEndian.Uint32(hdr[1:5])); dict > max(lim.MaxInMemory, 64<<20) {
+				return nil, "", nop, fmt.Errorf("lzma dictionary of %d bytes is over the memory budget", dict)
+			}
+		}
+		zr, err := lzma.NewReader(br)
 		return zr, "", nop, err
 	case Zstd:
 		zr, err := NewZstdReader(src, lim)
@@ -192,70 +202,3 @@ func innerName(outer string, kind Kind) string {
 	return base + ":" + string(kind)
 }
 
-// ReadBounded decompresses r into memory, spilling to a temporary file past
-// MaxInMemory, and stops at MaxDecompressed bytes or at MaxRatio times the
-// compressed size (once past RatioFloor), and when the file-wide budget
-// (may be nil) refuses more bytes. capped says why it stopped early; err is
-// a read error of r. What was read before either is returned in n, whose
-// Close (when set) removes the temporary file. Archive formats that
-// decompress members (7z) use it so that every decompressed byte of a file
-// is drawn from the same budgets.
-func ReadBounded(r io.Reader, compressed int64, lim analyzer.Limits, fileBudget *analyzer.Budget) (n analyzer.Nested, written int64, capped string, err error) {
-	budget := lim.MaxDecompressed
-	if lim.MaxRatio > 0 {
-		budget = min(budget, max(max(compressed, 1)*lim.MaxRatio, lim.RatioFloor))
-	}
-	var mem bytes.Buffer
-	var file *os.File
-	var w io.Writer = &mem
-	buf := make([]byte, 256<<10)
-	for {
-		k, rerr := r.Read(buf)
-		if k > 0 {
-			if written+int64(k) > budget {
-				k = int(budget - written)
-				capped = fmt.Sprintf("decompressed size exceeds the budget of %d bytes (compressed %d bytes; possible decompression bomb)", budget, compressed)
-			}
-			if fileBudget != nil && !fileBudget.TakeBytes(int64(k)) {
-				k = 0
-				capped = fmt.Sprintf("the file's total decompression budget of %d bytes is spent", lim.MaxTotalDecompressed)
-			}
-			if file == nil && int64(mem.Len()+k) > lim.MaxInMemory {
-				f, ferr := os.CreateTemp("", "modelgate-*.bin")
-				if ferr != nil {
-					return n, written, capped, fmt.Errorf("spill to temporary file: %w", ferr)
-				}
-				if _, werr := f.Write(mem.Bytes()); werr != nil {
-					f.Close()
-					os.Remove(f.Name())
-					return n, written, capped, fmt.Errorf("spill to temporary file: %w", werr)
-				}
-				mem = bytes.Buffer{}
-				file, w = f, f
-			}
-			if _, werr := w.Write(buf[:k]); werr != nil {
-				err = werr
-				break
-			}
-			written += int64(k)
-			if capped != "" {
-				break
-			}
-		}
-		if rerr == io.EOF {
-			break
-		}
-		if rerr != nil {
-			err = rerr
-			break
-		}
-	}
-	if file != nil {
-		name := file.Name()
-		return analyzer.Nested{R: file, Size: written, Close: func() error {
-			file.Close()
-			return os.Remove(name)
-		}}, written, capped, err
-	}
-	return analyzer.Nested{R: bytes.NewReader(mem.Bytes()), Size: written}, written, capped, err
-}

@@ -146,13 +146,12 @@ type streamsInfo struct {
 	hasSubs     bool
 }
 
-// archiveInfo is the result of the check: which folders are encrypted, and
-// how many entries the archive lists.
+// archiveInfo is the result of the check: the folders (which of them are
+// encrypted), and how many entries the archive lists.
 type archiveInfo struct {
-	folders   []folderInfo
-	files     uint64
-	nonEmpty  uint64
-	encrypted bool // the main streams use AES somewhere
+	folders  []folderInfo
+	files    uint64
+	nonEmpty uint64
 }
 
 // parser reads a header held in memory; it never reads past the buffer.
@@ -744,9 +743,6 @@ func (p *parser) header() (*archiveInfo, error) {
 		if info.nonEmpty > streams {
 			return nil, fmt.Errorf("7z header: %d entries with data but only %d streams", info.nonEmpty, streams)
 		}
-	}
-	for _, f := range info.folders {
-		info.encrypted = info.encrypted || f.encrypted
 	}
 	return info, nil
 }

@@ -27,11 +27,6 @@ import (
 	"github.com/modelgate/modelgate/internal/knowledge"
 )
 
-// RuleArchive is the rule id of the info finding that lists what an archive
-// holds (the same id as tarfile.RuleArchive). It is not yet in
-// knowledge.Rules, which another change owns.
-const RuleArchive = "FORMAT-ARCHIVE"
-
 // Signature is the magic at the start of every 7z archive.
 var Signature = []byte{'7', 'z', 0xbc, 0xaf, 0x27, 0x1c}
 
@@ -105,6 +100,8 @@ func (Analyzer) Analyze(ctx context.Context, in analyzer.Input, lim analyzer.Lim
 	registerOnce.Do(registerBoundedZstd)
 	info, err := check(in.R, in.Size, capsFor(lim))
 	switch {
+	case errors.Is(err, errEncryptedHeader):
+		return err
 	case errors.Is(err, errLimit):
 		out.Add(finding.Finding{RuleID: knowledge.RuleScanLimit, Severity: finding.Medium, Offset: finding.NoOffset,
 			Message: err.Error() + "; nothing in the archive was analysed"})
@@ -131,12 +128,20 @@ func (Analyzer) Analyze(ctx context.Context, in analyzer.Input, lim analyzer.Lim
 			msg += fmt.Sprintf(", %d %s", x.n, x.what)
 		}
 	}
-	out.Add(finding.Finding{RuleID: RuleArchive, Severity: finding.Info, Offset: finding.NoOffset, Message: msg})
+	out.Add(finding.Finding{RuleID: knowledge.RuleFormatSummary, Severity: finding.Info, Offset: finding.NoOffset, Message: msg})
+	if len(errs) > maxErrors {
+		errs = append(errs[:maxErrors], fmt.Sprintf("and %d more members could not be analysed", len(errs)-maxErrors))
+	}
 	if len(errs) > 0 {
 		return errors.New(strings.Join(errs, "; "))
 	}
 	return nil
 }
+
+// maxErrors bounds the member errors spelled out in the one error an
+// analysis returns; an archive of a million encrypted files needs no
+// million-line report.
+const maxErrors = 20
 
 // members decompresses the file members and returns what could not be
 // analysed.
@@ -147,14 +152,17 @@ func members(ctx context.Context, zr *sevenzip.Reader, info *archiveInfo, in ana
 			return append(errs, fmt.Sprintf("7z: stopped before member %q: %v", f.Name, err))
 		}
 		mode := f.FileInfo().Mode()
-		switch {
-		case mode.IsDir():
-			c.dirs++
-			continue
-		case f.UncompressedSize == 0:
-			c.empty++
+		if f.UncompressedSize == 0 {
+			if mode.IsDir() {
+				c.dirs++
+			} else {
+				c.empty++
+			}
 			continue
 		}
+		// An entry with data is analysed whatever its attributes say (a
+		// "directory" with data included): skipping it inside a solid
+		// block would still decode it, outside every budget.
 		if mode&fs.ModeSymlink != 0 && f.UncompressedSize <= maxLinkSize {
 			// Not opened, but a later member of the same solid block is
 			// decoded past it: its bytes are drawn from the budget.
@@ -184,7 +192,8 @@ func members(ctx context.Context, zr *sevenzip.Reader, info *archiveInfo, in ana
 			if err != nil {
 				return err
 			}
-			n, written, capped, rerr = compress.ReadBounded(safeReader{rc}, in.Size, lim, in.Budget)
+			bnd := analyzer.ReadBounded(safeReader{rc}, in.Size, lim, in.Budget)
+			n, written, capped, rerr = bnd.Nested, bnd.Written, bnd.Capped, bnd.Err
 			return guard(rc.Close)
 		})
 		if n.R != nil {

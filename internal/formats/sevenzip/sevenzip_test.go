@@ -5,6 +5,7 @@ import (
 	"compress/gzip"
 	"context"
 	"encoding/binary"
+	"github.com/modelgate/modelgate/internal/knowledge"
 	"hash/crc32"
 	"io"
 	"os"
@@ -96,7 +97,7 @@ func TestFixturesDecode(t *testing.T) {
 			if len(out.Nested) != tc.members || member(t, out, "model/evil.pkl") != evilPickle {
 				t.Errorf("nested %+v", out.Nested)
 			}
-			if len(out.Findings) != 1 || out.Findings[0].RuleID != sevenzip.RuleArchive || out.Findings[0].Message != tc.facts {
+			if len(out.Findings) != 1 || out.Findings[0].RuleID != knowledge.RuleFormatSummary || out.Findings[0].Message != tc.facts {
 				t.Errorf("findings %+v", out.Findings)
 			}
 		})

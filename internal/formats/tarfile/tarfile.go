@@ -20,16 +20,11 @@ import (
 
 	"github.com/modelgate/modelgate/internal/analyzer"
 	"github.com/modelgate/modelgate/internal/finding"
-	"github.com/modelgate/modelgate/internal/formats/compress"
 	"github.com/modelgate/modelgate/internal/formats/picklefile"
+	"github.com/modelgate/modelgate/internal/formats/pytorch"
 	"github.com/modelgate/modelgate/internal/knowledge"
 	"github.com/modelgate/modelgate/internal/pickle"
 )
-
-// RuleArchive is the rule id of the info finding that lists what an archive
-// holds. It is not yet in knowledge.Rules (that package belongs to another
-// change); until it is, `modelgate rules` does not list it.
-const RuleArchive = "FORMAT-ARCHIVE"
 
 // blockSize is the tar header and padding unit.
 const blockSize = 512
@@ -150,7 +145,17 @@ func (Analyzer) Analyze(ctx context.Context, in analyzer.Input, lim analyzer.Lim
 			msg += fmt.Sprintf(", %d %s", x.n, x.what)
 		}
 	}
-	out.Add(finding.Finding{RuleID: RuleArchive, Severity: finding.Info, Offset: finding.NoOffset, Message: msg})
+	names := make([]string, 0, len(out.Nested))
+	for _, n := range out.Nested {
+		names = append(names, n.Name)
+	}
+	// PyTorch's oldest format (before 0.4) is a tar of sys_info, pickle,
+	// storages and tensors; its pickles are found like any member's.
+	if pytorch.IsTarLayout(names) {
+		out.Format = "pytorch-tar"
+		msg = "PyTorch tar format (before 0.4): " + msg
+	}
+	out.Add(finding.Finding{RuleID: knowledge.RuleFormatSummary, Severity: finding.Info, Offset: finding.NoOffset, Message: msg})
 	pickleToo(in, lim, out)
 	return err
 }
@@ -257,7 +262,8 @@ func isSparse(hdr *tar.Header) bool {
 // decompression budgets: its holes make it a bomb as easily as compression
 // does.
 func expandSparse(tr *tar.Reader, hdr *tar.Header, in analyzer.Input, lim analyzer.Limits, out *analyzer.Output) error {
-	n, written, capped, err := compress.ReadBounded(tr, in.Size, lim, in.Budget)
+	bnd := analyzer.ReadBounded(tr, in.Size, lim, in.Budget)
+	n, written, capped, err := bnd.Nested, bnd.Written, bnd.Capped, bnd.Err
 	if n.R != nil {
 		n.Name = hdr.Name
 		out.Nested = append(out.Nested, n)
