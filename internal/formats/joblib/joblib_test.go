@@ -2,6 +2,8 @@ package joblib_test
 
 import (
 	"bytes"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -86,4 +88,25 @@ func TestUnreadableWrapperStateStopsWithAnError(t *testing.T) {
 	if a.Result.Err == nil {
 		t.Error("a wrapper whose size cannot be known must stop the analysis with an error")
 	}
+}
+
+// FuzzJoblib runs the pickle audit with joblib's inline-array layout on
+// arbitrary bytes: wrapper states from the stream decide how many bytes are
+// skipped, so they are hostile input too.
+func FuzzJoblib(f *testing.F) {
+	b := pt.New().Proto(4).Mark()
+	wrapper(b, "f8", 2, true)
+	f.Add(b.Raw(0).Raw(make([]byte, 16)...).Tuple().Stop().Bytes())
+	seeds, _ := filepath.Glob("testdata/*/*")
+	for _, s := range seeds {
+		if data, err := os.ReadFile(s); err == nil && len(data) < 1<<20 {
+			f.Add(data)
+		}
+	}
+	lim := pickle.DefaultLimits()
+	lim.MaxOpcodes = 200_000
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var in joblib.Inline
+		picklefile.Run(bytes.NewReader(data), 0, int64(len(data)), picklefile.Options{Limits: lim, AfterBuild: in.AfterBuild})
+	})
 }
