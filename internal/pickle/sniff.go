@@ -14,6 +14,13 @@ func Sniff(head []byte) bool {
 	if len(head) >= 2 && head[0] == opProto && head[1] <= HighestProtocol {
 		return true
 	}
+	return SniffStrict(head)
+}
+
+// SniffStrict is Sniff without the PROTO shortcut: the bytes must decode.
+// It is for data that is usually something else (tensor storages), where
+// two bytes such as 0x80 0x02 occur by chance.
+func SniffStrict(head []byte) bool {
 	if len(head) == 0 || !IsOpcode(head[0]) {
 		return false
 	}

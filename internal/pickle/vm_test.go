@@ -505,3 +505,17 @@ func TestSniff(t *testing.T) {
 		}
 	}
 }
+
+func TestSniffStrictIgnoresChanceProtoBytes(t *testing.T) {
+	// float32 storage bytes that happen to start with 0x80 0x02.
+	data := []byte{0x80, 0x02, 0x3f, 0x41, 0x00, 0x00, 0x80, 0x3f, 0xcd, 0xcc, 0x4c, 0x3e, 0x00, 0x00, 0x00, 0x00}
+	if !pickle.Sniff(data) {
+		t.Error("Sniff: PROTO 2 should be enough for a file")
+	}
+	if pickle.SniffStrict(data) {
+		t.Error("SniffStrict accepted random bytes behind a PROTO")
+	}
+	if !pickle.SniffStrict(pt.New().Proto(2).Call("posix", "system", "x").Stop().Bytes()) {
+		t.Error("SniffStrict rejected a real pickle")
+	}
+}

@@ -243,7 +243,7 @@ func (z *zipRun) sniffStorage(e *zipfile.Entry) error {
 	}
 	head := make([]byte, pickle.SniffSize)
 	n, _ := io.ReadFull(rc, head)
-	if !pickle.Sniff(head[:n]) {
+	if !pickle.SniffStrict(head[:n]) {
 		return nil
 	}
 	z.out.Add(finding.Finding{RuleID: knowledge.RuleTorchPickleStorage, Severity: finding.Medium, Member: e.Name, Offset: finding.NoOffset,
