@@ -201,4 +201,3 @@ func innerName(outer string, kind Kind) string {
 	}
 	return base + ":" + string(kind)
 }
-
