@@ -5,6 +5,9 @@ import (
 	"fmt"
 	"io"
 	"os"
+
+	"github.com/modelgate/modelgate/internal/finding"
+	"github.com/modelgate/modelgate/internal/knowledge"
 )
 
 // Bounded is the outcome of ReadBounded.
@@ -94,4 +97,27 @@ func spill(prefix []byte) (*os.File, error) {
 		return nil, fmt.Errorf("spill to temporary file: %w", err)
 	}
 	return f, nil
+}
+
+// Finish hands what was read to out as a nested input called name (member
+// names the stream in the SCAN-LIMIT finding; what describes it in
+// errors), and turns a budget stop or a decoder error into the same
+// finding and error wherever they happen: what was read before is
+// analysed either way.
+func (b Bounded) Finish(out *Output, name, member, what string) error {
+	if b.Nested.R != nil && b.Written > 0 {
+		b.Nested.Name = name
+		out.Nested = append(out.Nested, b.Nested)
+	} else if b.Nested.Close != nil {
+		b.Nested.Close()
+	}
+	switch {
+	case b.Capped != "":
+		out.Add(finding.Finding{RuleID: knowledge.RuleScanLimit, Severity: finding.Medium, Member: member, Offset: finding.NoOffset,
+			Message: fmt.Sprintf("%s: %s; only the first %d bytes were analysed", what, b.Capped, b.Written)})
+		return fmt.Errorf("%s: %s", what, b.Capped)
+	case b.Err != nil:
+		return fmt.Errorf("%s is corrupt after %d decompressed bytes (what came before was analysed): %w", what, b.Written, b.Err)
+	}
+	return nil
 }

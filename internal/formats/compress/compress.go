@@ -11,7 +11,6 @@ import (
 	"compress/zlib"
 	"context"
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"io"
 	"path"
@@ -108,22 +107,9 @@ func (Analyzer) Analyze(_ context.Context, in analyzer.Input, lim analyzer.Limit
 		name = innerName(in.Name, kind)
 	}
 	bnd := analyzer.ReadBounded(r, in.Size, lim, in.Budget)
-	nested, written, capped, derr := bnd.Nested, bnd.Written, bnd.Capped, bnd.Err
-	if nested.R != nil {
-		nested.Name = name
-		out.Nested = append(out.Nested, nested)
-	}
 	out.Add(finding.Finding{RuleID: knowledge.RuleCompressed, Severity: finding.Info, Offset: finding.NoOffset,
-		Message: fmt.Sprintf("%s stream, %d bytes decompressed to %d", kind, in.Size, written)})
-	if capped != "" {
-		out.Add(finding.Finding{RuleID: knowledge.RuleScanLimit, Severity: finding.Medium, Offset: finding.NoOffset,
-			Message: capped + "; only the first " + fmt.Sprint(written) + " bytes were analysed"})
-		return errors.New(capped)
-	}
-	if derr != nil {
-		return fmt.Errorf("%s stream is corrupt after %d decompressed bytes (what came before was analysed): %w", kind, written, derr)
-	}
-	return nil
+		Message: fmt.Sprintf("%s stream, %d bytes decompressed to %d", kind, in.Size, bnd.Written)})
+	return bnd.Finish(out, name, "", string(kind)+" stream")
 }
 
 // open returns the decompressing reader for kind, the member name stored in

@@ -56,24 +56,13 @@ func (ZFileAnalyzer) Analyze(_ context.Context, in analyzer.Input, lim analyzer.
 		return fmt.Errorf("joblib zfile: %w", err)
 	}
 	b := analyzer.ReadBounded(zr, in.Size-start, lim, in.Budget)
-	if b.Nested.R != nil {
-		b.Nested.Name = strings.TrimSuffix(strings.TrimSuffix(baseName(in.Name), ".z"), ".gz") + ":zfile"
-		// joblib 0.9's .npy.z sidecars hold raw array bytes (the header
-		// is in the pickle's ZNDArrayWrapper): raw data is expected.
-		b.Nested.Optional = true
-		out.Nested = append(out.Nested, b.Nested)
-	}
+	// joblib 0.9's .npy.z sidecars hold raw array bytes (the header is in
+	// the pickle's ZNDArrayWrapper): raw data is expected.
+	b.Nested.Optional = true
 	out.Add(finding.Finding{RuleID: knowledge.RuleCompressed, Severity: finding.Info, Offset: finding.NoOffset,
 		Message: fmt.Sprintf("joblib zfile (zlib), %d bytes decompressed to %d (header declares %d)", in.Size, b.Written, declared)})
-	switch {
-	case b.Capped != "":
-		out.Add(finding.Finding{RuleID: knowledge.RuleScanLimit, Severity: finding.Medium, Offset: finding.NoOffset,
-			Message: b.Capped + fmt.Sprintf("; only the first %d bytes were analysed", b.Written)})
-		return fmt.Errorf("joblib zfile: %s", b.Capped)
-	case b.Err != nil:
-		return fmt.Errorf("joblib zfile is corrupt after %d decompressed bytes (what came before was analysed): %w", b.Written, b.Err)
-	}
-	return nil
+	name := strings.TrimSuffix(strings.TrimSuffix(baseName(in.Name), ".z"), ".gz") + ":zfile"
+	return b.Finish(out, name, "", "joblib zfile")
 }
 
 func baseName(p string) string {

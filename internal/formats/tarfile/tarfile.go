@@ -263,18 +263,5 @@ func isSparse(hdr *tar.Header) bool {
 // does.
 func expandSparse(tr *tar.Reader, hdr *tar.Header, in analyzer.Input, lim analyzer.Limits, out *analyzer.Output) error {
 	bnd := analyzer.ReadBounded(tr, in.Size, lim, in.Budget)
-	n, written, capped, err := bnd.Nested, bnd.Written, bnd.Capped, bnd.Err
-	if n.R != nil {
-		n.Name = hdr.Name
-		out.Nested = append(out.Nested, n)
-	}
-	if capped != "" {
-		out.Add(finding.Finding{RuleID: knowledge.RuleScanLimit, Severity: finding.Medium, Member: hdr.Name, Offset: finding.NoOffset,
-			Message: fmt.Sprintf("sparse tar member: %s; only the first %d bytes were analysed", capped, written)})
-		return fmt.Errorf("sparse tar member %q: %s", hdr.Name, capped)
-	}
-	if err != nil {
-		return fmt.Errorf("sparse tar member %q is corrupt after %d bytes (what came before was analysed): %w", hdr.Name, written, err)
-	}
-	return nil
+	return bnd.Finish(out, hdr.Name, hdr.Name, fmt.Sprintf("sparse tar member %q", hdr.Name))
 }

@@ -214,21 +214,7 @@ func (z *zipRun) nested(e *zipfile.Entry, expectPickle bool) error {
 		return err
 	}
 	b := analyzer.ReadBounded(rc, int64(e.CompressedSize), z.lim, z.in.Budget)
-	if b.Nested.R != nil && b.Written > 0 {
-		b.Nested.Name = e.Name
-		z.out.Nested = append(z.out.Nested, b.Nested)
-	} else if b.Nested.Close != nil {
-		b.Nested.Close()
-	}
-	switch {
-	case b.Capped != "":
-		z.out.Add(finding.Finding{RuleID: knowledge.RuleScanLimit, Severity: finding.Medium, Member: e.Name, Offset: finding.NoOffset,
-			Message: b.Capped + fmt.Sprintf("; only the first %d bytes were analysed", b.Written)})
-		return fmt.Errorf("member %q: %s", e.Name, b.Capped)
-	case b.Err != nil:
-		return fmt.Errorf("member %q is corrupt after %d bytes (what came before was analysed): %w", e.Name, b.Written, b.Err)
-	}
-	return nil
+	return b.Finish(z.out, e.Name, e.Name, fmt.Sprintf("member %q", e.Name))
 }
 
 // sniffStorage reads the first bytes of a tensor storage: raw numbers, unless
