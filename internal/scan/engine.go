@@ -93,7 +93,7 @@ func (e *Engine) ScanPaths(ctx context.Context, paths []string) []FileResult {
 	wg.Wait()
 	var out []FileResult
 	for i, r := range results {
-		if jobs[i].optional && r.Format == "" && len(r.Findings) == 0 {
+		if jobs[i].optional && (r.Format == "" || r.Format == "empty") && len(r.Findings) == 0 {
 			continue // a non-model file met in a directory walk
 		}
 		out = append(out, r)
@@ -215,12 +215,15 @@ func (e *Engine) ScanReaderAt(ctx context.Context, path string, r io.ReaderAt, s
 	st := &state{engine: e, res: &res}
 	in := analyzer.Input{Name: filepath.Base(path), R: r, Size: size, Budget: analyzer.NewBudget(e.Limits)}
 	a := e.Match(in.Name, head(in))
-	if a == nil {
+	switch {
+	case size == 0:
+		res.Format = "empty"
+	case a == nil:
 		if !optional {
 			res.Format = "unknown"
 			res.Errors = append(res.Errors, "not a recognised model format: nothing was analysed")
 		}
-	} else {
+	default:
 		res.Format = st.analyze(ctx, a, in, "")
 	}
 	wg.Wait()
@@ -290,6 +293,9 @@ func (s *state) nested(ctx context.Context, parent analyzer.Input, n analyzer.Ne
 			Message: msg, Member: member, Offset: finding.NoOffset})
 		s.res.Errors = append(s.res.Errors, prefixMember(member, msg))
 		return
+	}
+	if in.Size == 0 {
+		return // nothing to analyse, nothing that can run
 	}
 	a := s.engine.Match(in.Name, head(in))
 	if a == nil {
