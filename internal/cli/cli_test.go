@@ -63,6 +63,10 @@ func TestScanExitStatus(t *testing.T) {
 	if err := os.WriteFile(unknown, []byte("\x00\x01\x02 not a model format"), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	empty := filepath.Join(dir, "empty.bin")
+	if err := os.WriteFile(empty, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
 	mal := filepath.Join(fixtures, "malicious/01-posix-system-p2.pkl")
 	for _, tc := range []struct {
 		name string
@@ -77,6 +81,10 @@ func TestScanExitStatus(t *testing.T) {
 		{"flags after paths", []string{"scan", mal, "--format", "json"}, cli.ExitFail},
 		{"missing file", []string{"scan", filepath.Join(dir, "nope.pkl")}, cli.ExitIncomplete},
 		{"unrecognised file", []string{"scan", unknown}, cli.ExitIncomplete},
+		{"empty file", []string{"scan", empty}, cli.ExitPass},
+		{"torch checkpoint with a payload", []string{"scan", "../formats/pytorch/testdata/malicious/01-data-pkl-reduce.pt"}, cli.ExitFail},
+		{"benign torch checkpoint", []string{"scan", "../formats/pytorch/testdata/benign/checkpoint-adam.pt"}, cli.ExitPass},
+		{"explain a torch checkpoint", []string{"explain", "--member", "data.pkl", "../formats/pytorch/testdata/malicious/01-data-pkl-reduce.pt"}, cli.ExitFail},
 		{"unrecognised file but a malicious one too", []string{"scan", unknown, mal}, cli.ExitFail},
 		{"truncated pickle", []string{"scan", filepath.Join(fixtures, "malicious/12-binbytes8-huge-length-p4.pkl")}, cli.ExitIncomplete},
 		{"no paths", []string{"scan"}, cli.ExitIncomplete},
