@@ -140,7 +140,7 @@ func DefaultLimits() Limits {
 		RatioFloor:           64 << 20,
 		MaxTotalDecompressed: 64 << 30,
 		MaxMembers:           100_000,
-		MaxInMemory:          256 << 20,
+		MaxInMemory:          64 << 20, // per stream; nested levels add up, so keep it modest
 		MaxFindings:          500,
 	}
 }
