@@ -45,6 +45,28 @@ const (
 
 	RuleNpyHeader   = "NPY-HEADER"
 	RuleNpyTrailing = "NPY-TRAILING-DATA"
+
+	RuleSafetensorsHeader   = "SAFETENSORS-HEADER"
+	RuleSafetensorsLayout   = "SAFETENSORS-LAYOUT"
+	RuleSafetensorsMetadata = "SAFETENSORS-METADATA"
+	RuleSafetensorsPolyglot = "SAFETENSORS-POLYGLOT"
+
+	RuleGGUFHeader             = "GGUF-HEADER"
+	RuleGGUFTemplateInjection  = "GGUF-TEMPLATE-INJECTION"
+	RuleGGUFTemplateUnparsable = "GGUF-TEMPLATE-UNPARSABLE"
+
+	RuleONNXExternalData = "ONNX-EXTERNAL-DATA-PATH"
+	RuleONNXCustomDomain = "ONNX-CUSTOM-DOMAIN"
+
+	RuleTFLiteCustomOp = "TFLITE-CUSTOM-OP"
+
+	RuleKerasLambda       = "KERAS-LAMBDA"
+	RuleKerasCustomObject = "KERAS-CUSTOM-OBJECT"
+
+	RuleTFDangerousOp = "TF-DANGEROUS-OP"
+	RuleTFUnknownOp   = "TF-UNKNOWN-OP"
+
+	RuleHFRemoteCode = "HF-REMOTE-CODE"
 )
 
 // Rules lists every finding kind the pickle engine and the scan engine emit,
@@ -161,6 +183,51 @@ var Rules = []finding.Rule{
 	rule(RuleNpyTrailing, finding.Medium, "Data after the NumPy array",
 		"Bytes follow the array data that np.load never reads.",
 		"https://numpy.org/doc/stable/reference/generated/numpy.lib.format.html"),
+	rule(RuleSafetensorsHeader, finding.Medium, "Malformed safetensors header",
+		"The header length or JSON is out of bounds or invalid (the header is capped at 100 MB, parsed strictly).",
+		"https://github.com/huggingface/safetensors"),
+	rule(RuleSafetensorsLayout, finding.Medium, "safetensors tensor layout is inconsistent",
+		"Tensor offsets fall outside the data, overlap, or disagree with dtype \u00d7 shape: loaders and validators may read different bytes.",
+		"https://github.com/huggingface/safetensors"),
+	rule(RuleSafetensorsMetadata, finding.Low, "safetensors __metadata__ is not string to string",
+		"The format requires string values in __metadata__.",
+		"https://github.com/huggingface/safetensors"),
+	rule(RuleSafetensorsPolyglot, finding.High, "A safetensors file that is also a pickle",
+		"The header-length bytes or the whole file also decode as a pickle: loaded with pickle/torch.load it runs code while safetensors tools see weights.",
+		"https://github.com/promptfoo/modelaudit/pull/1612"),
+	rule(RuleGGUFHeader, finding.Medium, "Malformed GGUF header",
+		"Counts, lengths or value types in the GGUF header are out of bounds or invalid.",
+		"https://github.com/ggerganov/ggml/blob/master/docs/gguf.md"),
+	rule(RuleGGUFTemplateInjection, finding.Critical, "Server-side template injection in a GGUF chat template",
+		"The Jinja chat template reaches Python internals (__class__, __globals__, __builtins__, __subclasses__, cycler/joiner/namespace internals): rendering it runs code in servers that use jinja2 without a sandbox (CVE-2024-34359).",
+		"https://nvd.nist.gov/vuln/detail/CVE-2024-34359"),
+	rule(RuleGGUFTemplateUnparsable, finding.Medium, "GGUF chat template that cannot be parsed",
+		"The template could not be parsed, so it could not be checked.",
+		"https://nvd.nist.gov/vuln/detail/CVE-2024-34359"),
+	rule(RuleONNXExternalData, finding.High, "ONNX external data outside the model directory",
+		"An external_data location is absolute or climbs out with '..': loading reads (or, when saving, writes) files anywhere.",
+		"https://github.com/onnx/onnx/security/advisories/GHSA-ffxj-547x-5j7c"),
+	rule(RuleONNXCustomDomain, finding.Medium, "ONNX operators from custom domains",
+		"Operators outside the standard domains need a custom-op library loaded into the runtime (native code).",
+		"https://onnxruntime.ai/docs/reference/operators/add-custom-op.html"),
+	rule(RuleTFLiteCustomOp, finding.Medium, "TFLite custom operators",
+		"Custom operators need native code registered in the interpreter.",
+		"https://www.tensorflow.org/lite/guide/ops_custom"),
+	rule(RuleKerasLambda, finding.High, "Keras Lambda layer",
+		"A Lambda layer carries marshalled Python bytecode that runs when the model is loaded or called (safe_mode=False).",
+		"https://nvd.nist.gov/vuln/detail/CVE-2024-3660"),
+	rule(RuleKerasCustomObject, finding.Medium, "Keras custom object outside the Keras namespaces",
+		"The config names a class or function from a module outside Keras: loading imports that module.",
+		"https://keras.io/guides/serialization_and_saving/"),
+	rule(RuleTFDangerousOp, finding.High, "TensorFlow op that touches files, runs Python or loads libraries",
+		"ReadFile, WriteFile, PyFunc, EagerPyFunc, LoadLibrary-style ops in a graph run with the model.",
+		"https://github.com/tensorflow/tensorflow/blob/master/SECURITY.md"),
+	rule(RuleTFUnknownOp, finding.Medium, "Unknown or custom TensorFlow op",
+		"An op outside TensorFlow's standard set needs a custom library.",
+		"https://www.tensorflow.org/guide/create_op"),
+	rule(RuleHFRemoteCode, finding.High, "Loading requires trust_remote_code=True",
+		"config.json / tokenizer_config.json / preprocessor_config.json auto_map entries point to Python files in the repository that transformers imports and runs.",
+		"https://huggingface.co/docs/transformers/custom_models"),
 }
 
 // RuleByID returns the rule with the given id.
