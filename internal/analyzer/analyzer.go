@@ -25,6 +25,12 @@ type Input struct {
 	Size int64
 	// Depth is 0 for a file given by the user, +1 for each level of nesting.
 	Depth int
+	// Open opens another file of the same repository, by a slash-separated
+	// path relative to this file's directory (a Hugging Face config naming
+	// its custom code files). Nil when the input has no such neighbours
+	// (archive members, standard input). Implementations refuse paths that
+	// leave the directory.
+	Open func(rel string) (io.ReaderAt, int64, func() error, error)
 	// Budget is shared by every input of one file: decompressed bytes and
 	// archive members are drawn from it, so a bomb spread over many members
 	// is stopped as surely as one in a single stream. Never nil when the

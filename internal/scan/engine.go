@@ -178,8 +178,33 @@ func (e *Engine) runJob(ctx context.Context, j job) FileResult {
 	if err != nil {
 		return FileResult{Path: j.path, Errors: []string{err.Error()}}
 	}
-	res := e.ScanReaderAt(ctx, j.path, f, st.Size(), j.optional)
-	return res
+	return e.scan(ctx, j.path, f, st.Size(), j.optional, siblingOpener(filepath.Dir(j.path)))
+}
+
+// siblingOpener opens files next to a scanned file, refusing any path that
+// leaves its directory (a config naming "../../etc/passwd" as its code).
+func siblingOpener(dir string) func(string) (io.ReaderAt, int64, func() error, error) {
+	return func(rel string) (io.ReaderAt, int64, func() error, error) {
+		clean := path.Clean(rel)
+		if !fs.ValidPath(clean) || strings.Contains(rel, "\\") {
+			return nil, 0, nil, fmt.Errorf("%q is not a path inside the repository", rel)
+		}
+		root, err := os.OpenRoot(dir)
+		if err != nil {
+			return nil, 0, nil, err
+		}
+		defer root.Close()
+		f, err := root.Open(clean)
+		if err != nil {
+			return nil, 0, nil, err
+		}
+		st, err := f.Stat()
+		if err != nil || !st.Mode().IsRegular() {
+			f.Close()
+			return nil, 0, nil, fmt.Errorf("%q is not a regular file", rel)
+		}
+		return f, st.Size(), f.Close, nil
+	}
 }
 
 // scanStdin spools standard input to a temporary file so that analysers get
@@ -202,6 +227,11 @@ func (e *Engine) scanStdin(ctx context.Context) FileResult {
 // set and no analyser recognises the content, the result has an empty
 // Format and no errors.
 func (e *Engine) ScanReaderAt(ctx context.Context, path string, r io.ReaderAt, size int64, optional bool) FileResult {
+	return e.scan(ctx, path, r, size, optional, nil)
+}
+
+func (e *Engine) scan(ctx context.Context, path string, r io.ReaderAt, size int64, optional bool,
+	open func(string) (io.ReaderAt, int64, func() error, error)) FileResult {
 	res := FileResult{Path: path, Size: size}
 	// The digest is computed alongside the analysis: it is the one pass
 	// over every byte, and it should not wait for the analysis or vice versa.
@@ -213,7 +243,7 @@ func (e *Engine) ScanReaderAt(ctx context.Context, path string, r io.ReaderAt, s
 		go digest(&wg, r, size, &sum, &sumErr)
 	}
 	st := &state{engine: e, res: &res}
-	in := analyzer.Input{Name: filepath.Base(path), R: r, Size: size, Budget: analyzer.NewBudget(e.Limits)}
+	in := analyzer.Input{Name: filepath.Base(path), R: r, Size: size, Budget: analyzer.NewBudget(e.Limits), Open: open}
 	a := e.Match(in.Name, head(in))
 	switch {
 	case size == 0:

@@ -3,6 +3,7 @@ package scan
 import (
 	"github.com/modelgate/modelgate/internal/analyzer"
 	"github.com/modelgate/modelgate/internal/formats/compress"
+	"github.com/modelgate/modelgate/internal/formats/hfconfig"
 	"github.com/modelgate/modelgate/internal/formats/joblib"
 	"github.com/modelgate/modelgate/internal/formats/numpy"
 	"github.com/modelgate/modelgate/internal/formats/picklefile"
@@ -22,6 +23,7 @@ func Registry() []analyzer.Analyzer {
 	return []analyzer.Analyzer{
 		compress.Analyzer{},
 		ziparchive.Analyzer{},
+		hfconfig.Analyzer{},
 		tarfile.Analyzer{},
 		sevenzip.Analyzer{},
 		numpy.Analyzer{},
