@@ -67,6 +67,8 @@ const (
 	RuleTFUnknownOp   = "TF-UNKNOWN-OP"
 
 	RuleHFRemoteCode = "HF-REMOTE-CODE"
+
+	RuleJoblibSidecar = "JOBLIB-SIDECAR-PATH"
 )
 
 // Rules lists every finding kind the pickle engine and the scan engine emit,
@@ -228,6 +230,9 @@ var Rules = []finding.Rule{
 	rule(RuleHFRemoteCode, finding.High, "Loading requires trust_remote_code=True",
 		"config.json / tokenizer_config.json / preprocessor_config.json auto_map entries point to Python files in the repository that transformers imports and runs.",
 		"https://huggingface.co/docs/transformers/custom_models"),
+	rule(RuleJoblibSidecar, finding.High, "joblib sidecar file outside the model directory",
+		"joblib 0.8–0.9 array wrappers name a file that joblib.load opens with np.load(allow_pickle=True); an absolute name or '..' makes it load any file on the machine, including a pickle.",
+		"https://github.com/joblib/joblib/blob/main/joblib/numpy_pickle_compat.py"),
 }
 
 // RuleByID returns the rule with the given id.

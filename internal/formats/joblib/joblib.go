@@ -10,6 +10,7 @@ package joblib
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -23,16 +24,38 @@ var wrapperClasses = map[string]bool{
 	"sklearn.externals.joblib.numpy_pickle.NumpyArrayWrapper": true,
 }
 
+// sidecarClasses are joblib 0.8–0.9's wrappers: the array lives in a
+// separate file whose name the pickle gives, and joblib.load opens it
+// (np.load with allow_pickle=True for NDArrayWrapper).
+var sidecarClasses = map[string]bool{
+	"joblib.numpy_pickle.NDArrayWrapper":         true,
+	"joblib.numpy_pickle.ZNDArrayWrapper":        true,
+	"joblib.numpy_pickle_compat.NDArrayWrapper":  true,
+	"joblib.numpy_pickle_compat.ZNDArrayWrapper": true,
+}
+
 // Inline tracks the arrays found in one pickle stream.
 type Inline struct {
 	Arrays      int   // arrays skipped
 	ObjectArray int   // arrays stored as a nested pickle
 	Bytes       int64 // array bytes skipped, not read
+	// Sidecars are the file names old joblib wrappers load; Escaping are
+	// those that leave the pickle's directory.
+	Sidecars []string
+	Escaping []string
 }
 
 // AfterBuild implements pickle.Options.AfterBuild.
 func (in *Inline) AfterBuild(_ int64, inst, state pickle.Value) (pickle.Inline, error) {
-	if inst.Obj == nil || inst.Obj.Func.Kind != pickle.KindGlobal || !wrapperClasses[inst.Obj.Func.Obj.Global.Path()] {
+	if inst.Obj == nil || inst.Obj.Func.Kind != pickle.KindGlobal {
+		return pickle.Inline{}, nil
+	}
+	class := inst.Obj.Func.Obj.Global.Path()
+	if sidecarClasses[class] {
+		in.sidecar(state)
+		return pickle.Inline{}, nil
+	}
+	if !wrapperClasses[class] {
 		return pickle.Inline{}, nil
 	}
 	st, err := readState(state)
@@ -154,4 +177,25 @@ func dtypeSize(v pickle.Value) (int64, bool, error) {
 		n *= 4
 	}
 	return n, false, nil
+}
+
+// sidecar records the file an old wrapper will open: joblib joins it to the
+// pickle's directory, so an absolute name or ".." reads anywhere.
+func (in *Inline) sidecar(state pickle.Value) {
+	if state.Kind != pickle.KindDict || state.Obj == nil {
+		return
+	}
+	for i := 0; i+1 < len(state.Obj.Items); i += 2 {
+		if key, _ := state.Obj.Items[i].AsString(); key != "filename" {
+			continue
+		}
+		name := state.Obj.Items[i+1].Str
+		if len(in.Sidecars) < 64 {
+			in.Sidecars = append(in.Sidecars, name)
+		}
+		if strings.HasPrefix(name, "/") || strings.HasPrefix(name, "\\") || strings.Contains(name, ":") ||
+			slices.Contains(strings.FieldsFunc(name, func(r rune) bool { return r == '/' || r == '\\' }), "..") {
+			in.Escaping = append(in.Escaping, name)
+		}
+	}
 }

@@ -1,7 +1,10 @@
 package joblib_test
 
 import (
+	"context"
+
 	"bytes"
+	"github.com/modelgate/modelgate/internal/analyzer"
 	"os"
 	"path/filepath"
 	"strings"
@@ -109,4 +112,31 @@ func FuzzJoblib(f *testing.F) {
 		var in joblib.Inline
 		picklefile.Run(bytes.NewReader(data), 0, int64(len(data)), picklefile.Options{Limits: lim, AfterBuild: in.AfterBuild})
 	})
+}
+
+func TestSidecarPaths(t *testing.T) {
+	for _, tc := range []struct {
+		filename string
+		escapes  bool
+	}{
+		{"model.pkl_01.npy", false},
+		{"../../../home/user/.cache/evil.npy", true},
+		{"/tmp/evil.npy", true},
+		{`..\evil.npy`, true},
+	} {
+		b := pt.New().Proto(2).Global("joblib.numpy_pickle", "NDArrayWrapper").EmptyTuple().NewObj().
+			EmptyDict().Str("filename").Str(tc.filename).SetItem().Build().Stop()
+		var out analyzer.Output
+		data := b.Bytes()
+		if err := (picklefile.Analyzer{}).Analyze(context.Background(), analyzer.Input{R: bytes.NewReader(data), Size: int64(len(data))}, analyzer.DefaultLimits(), &out); err != nil {
+			t.Fatal(err)
+		}
+		var hit bool
+		for _, f := range out.Findings {
+			hit = hit || (f.RuleID == "JOBLIB-SIDECAR-PATH" && f.Evidence == tc.filename)
+		}
+		if hit != tc.escapes {
+			t.Errorf("%q: escape finding %v, want %v: %+v", tc.filename, hit, tc.escapes, out.Findings)
+		}
+	}
 }

@@ -3,6 +3,7 @@ package picklefile
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/modelgate/modelgate/internal/analyzer"
 	"github.com/modelgate/modelgate/internal/finding"
@@ -35,6 +36,16 @@ func (Analyzer) Analyze(_ context.Context, in analyzer.Input, lim analyzer.Limit
 		out.Add(finding.Finding{RuleID: knowledge.RuleFormatSummary, Severity: finding.Info, Offset: finding.NoOffset,
 			Message: fmt.Sprintf("joblib pickle: %d inline NumPy arrays skipped (%d bytes, not read), %d object arrays analysed as nested pickles",
 				arrays.Arrays, arrays.Bytes, arrays.ObjectArray)})
+	}
+	for _, name := range arrays.Escaping {
+		out.Add(finding.Finding{RuleID: knowledge.RuleJoblibSidecar, Severity: finding.High, Offset: finding.NoOffset,
+			Message:  "an old joblib array wrapper makes joblib.load open a file outside the model's directory (with allow_pickle=True)",
+			Evidence: name})
+	}
+	if n := len(arrays.Sidecars); n > 0 {
+		out.Add(finding.Finding{RuleID: knowledge.RuleFormatSummary, Severity: finding.Info, Offset: finding.NoOffset,
+			Message: fmt.Sprintf("joblib 0.8–0.9 pickle: arrays in %d sidecar files, which joblib.load opens next to it (scan them too): %s",
+				n, strings.Join(arrays.Sidecars[:min(n, 8)], ", "))})
 	}
 	return au.Result.Err
 }
