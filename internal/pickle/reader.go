@@ -1,6 +1,7 @@
 package pickle
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -23,6 +24,21 @@ type reader struct {
 	bufOff  int64 // stream offset of buf[0]
 	err     error // sticky I/O error (not EOF)
 	strings arena
+
+	// restartFrames emulates CPython 3.11's C unpickler reading a file
+	// whose buffer ends where a FRAME ends: a read that needs more bytes
+	// than the frame has left drops them and starts again at the frame's
+	// end (see Options.FrameRestart).
+	restartFrames bool
+	frameEnd      int64 // end of the current frame in that mode, or -1
+}
+
+// restart applies the frame-restart rule before a read of n bytes.
+func (rd *reader) restart(n int64) {
+	if rd.restartFrames && rd.frameEnd >= 0 && rd.pos < rd.frameEnd && rd.pos+n > rd.frameEnd {
+		rd.pos = rd.frameEnd
+		rd.frameEnd = -1
+	}
 }
 
 func newReader(r io.ReaderAt, start, end int64) *reader {
@@ -82,6 +98,7 @@ func (rd *reader) readByte() (byte, error) {
 // next returns the next n bytes (n <= 4096). The slice is valid until the
 // next read.
 func (rd *reader) next(n int) ([]byte, error) {
+	rd.restart(int64(n))
 	if rd.end-rd.pos < int64(n) {
 		return nil, errTruncated
 	}
@@ -99,6 +116,7 @@ func (rd *reader) next(n int) ([]byte, error) {
 // payload consumes n bytes and returns at most keep of them (copied). The
 // rest is skipped without reading.
 func (rd *reader) payload(n int64, keep int) (string, error) {
+	rd.restart(n)
 	if n < 0 || rd.end-rd.pos < n {
 		return "", errTruncated
 	}
@@ -122,6 +140,17 @@ func (rd *reader) payload(n int64, keep int) (string, error) {
 // line without it: at most keep bytes, plus the full length. Lines longer
 // than maxLen fail so that a missing newline cannot make us scan the file.
 func (rd *reader) line(keep int, maxLen int64) (string, int64, error) {
+	if rd.restartFrames && rd.frameEnd >= 0 && rd.pos < rd.frameEnd {
+		// A line that does not end inside the frame is read again from
+		// the frame's end (C's _Unpickler_Readline falls back to readline()).
+		if err := rd.fill(int(min(rd.frameEnd-rd.pos, int64(cap(rd.buf))))); err == nil {
+			i := rd.pos - rd.bufOff
+			win := rd.buf[i:min(int64(len(rd.buf)), i+rd.frameEnd-rd.pos)]
+			if bytes.IndexByte(win, '\n') < 0 {
+				rd.pos, rd.frameEnd = rd.frameEnd, -1
+			}
+		}
+	}
 	start := rd.pos
 	var kept []byte
 	for {

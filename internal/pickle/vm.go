@@ -182,6 +182,13 @@ type Options struct {
 	// writes raw array bytes (or, for object arrays, a whole separate
 	// pickle) right after the BUILD of a NumpyArrayWrapper.
 	AfterBuild func(next int64, inst, state Value) (Inline, error)
+	// FrameRestart decodes the stream the way CPython 3.11's C unpickler
+	// does when it reads from a file and its buffer ends at a frame's end:
+	// a read crossing the frame end drops the frame's remaining bytes and
+	// restarts at the end. Opcodes hidden inside an argument that straddles
+	// a frame run this way; the default decoding (frames transparent) is
+	// what pickle.loads on bytes does.
+	FrameRestart bool
 }
 
 // Inline is data a loader reads from the middle of a pickle stream.
@@ -201,8 +208,10 @@ func Run(r io.ReaderAt, start, end int64, opts Options) *Result {
 	if opts.Limits == (Limits{}) {
 		opts.Limits = DefaultLimits()
 	}
+	rd := newReader(r, start, end)
+	rd.restartFrames, rd.frameEnd = opts.FrameRestart, -1
 	m := &machine{
-		rd:      newReader(r, start, end),
+		rd:      rd,
 		lim:     opts.Limits,
 		opts:    opts,
 		res:     &Result{},
@@ -1388,6 +1397,9 @@ func (m *machine) frame(pos int64, n uint64) {
 		return
 	}
 	m.frameEnd = m.rd.pos + int64(n)
+	if m.rd.restartFrames {
+		m.rd.frameEnd = m.frameEnd
+	}
 }
 
 // decodeEscapes decodes a Python bytes literal body (\\, \', \n, \xNN, \NNN).

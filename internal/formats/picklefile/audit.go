@@ -82,6 +82,10 @@ type Options struct {
 	MaxPickles int
 	// AfterBuild is passed to the VM (joblib's inline arrays).
 	AfterBuild func(next int64, inst, state pickle.Value) (pickle.Inline, error)
+	// FrameRestart decodes frames the way CPython 3.11's C unpickler does
+	// when reading a file (see pickle.Options.FrameRestart). Run uses it by
+	// itself for a second reading when frames diverge.
+	FrameRestart bool
 	// OnEvent, if set, sees every VM event after the audit has judged it
 	// (formats that need facts from the pickle, such as PyTorch's storage
 	// keys).
@@ -99,10 +103,43 @@ func Run(r io.ReaderAt, start, end int64, opts Options) *Audit {
 		}
 	}
 	res := pickle.Run(r, start, end, pickle.Options{Limits: opts.Limits, OnEvent: onEvent,
-		MaxPickles: opts.MaxPickles, AfterBuild: opts.AfterBuild})
+		MaxPickles: opts.MaxPickles, AfterBuild: opts.AfterBuild, FrameRestart: opts.FrameRestart})
 	a.out.Result = res
 	a.finish(res)
+	if !opts.FrameRestart && hasFrameDivergence(res) {
+		a.hiddenByFrames(r, start, end, opts)
+	}
 	return a.out
+}
+
+func hasFrameDivergence(res *pickle.Result) bool {
+	for _, an := range res.Anomalies {
+		if an.Kind == pickle.AnomalyFrameDivergence {
+			return true
+		}
+	}
+	return false
+}
+
+// hiddenByFrames reads the stream a second time the way CPython 3.11's C
+// unpickler reads a file whose buffer ends at a frame's end, and adds what
+// that reading runs and the first did not: calls hidden inside an argument
+// that straddles a frame.
+func (a *auditor) hiddenByFrames(r io.ReaderAt, start, end int64, opts Options) {
+	opts.FrameRestart, opts.OnEvent = true, nil
+	alt := Run(r, start, end, opts)
+	seen := map[string]bool{}
+	for _, f := range a.out.Findings {
+		seen[f.RuleID+"\x00"+f.Evidence] = true
+	}
+	for _, f := range alt.Findings {
+		if f.Severity < finding.High || f.RuleID == knowledge.RuleFrameDivergence || seen[f.RuleID+"\x00"+f.Evidence] {
+			continue
+		}
+		f.Message += " (hidden by a FRAME: decoded as CPython 3.11's C unpickler reads a file whose buffer ends at the frame's end; pickle.loads and frame-transparent scanners do not see it)"
+		a.out.Findings = append(a.out.Findings, f)
+		seen[f.RuleID+"\x00"+f.Evidence] = true
+	}
 }
 
 func (a *auditor) add(f finding.Finding) {

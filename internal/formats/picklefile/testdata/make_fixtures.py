@@ -489,7 +489,7 @@ def threat11():
     p = proto(5) + NONE + b"V" + b"a" * 4079 + b"\n" + POP
     p += MARK + FRAME + struct.pack("<Q", 2) + b"B" + struct.pack("<I", 0x107)
     p += b"\x00\x00" + (pay + MARK).ljust(261, NONE) + POP_MARK + STOP
-    mal("11-frame-straddle-hidden-call-p5.pkl", p, 11, "high", "",
+    mal("11-frame-straddle-hidden-call-p5.pkl", p, 11, "critical", "posix.system(",
         "CPython gh-154848: FRAME of 2 bytes splits BINBYTES(263) at a 4096-byte boundary; "
         "pickletools and pickle.loads(bytes) see inert bytes, but pickle.load(file) with Python "
         "3.11's C unpickler executes posix.system hidden inside the argument. Scanner must flag "
