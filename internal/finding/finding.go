@@ -80,6 +80,16 @@ type Finding struct {
 	// Offset is the byte offset inside Member (or the file), or NoOffset.
 	Offset   int64
 	Evidence string
+	// Suppression is set when a policy accepted this finding for this exact
+	// file; suppressed findings stay in reports but do not fail a scan.
+	Suppression *Suppression
+}
+
+// Suppression is a reviewed exception, pinned to one file's SHA-256.
+type Suppression struct {
+	Reason  string
+	Owner   string
+	Expires string // YYYY-MM-DD; after it the suppression stops applying
 }
 
 // Location renders Member and Offset as "member@offset".
@@ -111,14 +121,15 @@ func Sort(fs []Finding) {
 	})
 }
 
-// Max returns the highest severity in fs and whether fs was non-empty.
+// Max returns the highest severity among the findings that are not
+// suppressed, and whether there was any.
 func Max(fs []Finding) (Severity, bool) {
-	if len(fs) == 0 {
-		return Info, false
-	}
-	m := Info
+	m, any := Info, false
 	for _, f := range fs {
-		m = max(m, f.Severity)
+		if f.Suppression != nil {
+			continue
+		}
+		m, any = max(m, f.Severity), true
 	}
-	return m, true
+	return m, any
 }

@@ -16,6 +16,10 @@ type Document struct {
 	ToolVersion string
 	Files       []scan.FileResult
 	FailOn      finding.Severity
+	// Policy identifies the effective policy (its SHA-256 over the
+	// canonical form, and where it came from); empty without one.
+	PolicyHash   string
+	PolicySource string
 }
 
 // Summary counts what the document contains.
@@ -25,6 +29,7 @@ type Summary struct {
 	HasFindings bool
 	Counts      map[finding.Severity]int
 	Incomplete  int // files with errors
+	Suppressed  int // findings accepted by the policy (not counted above)
 }
 
 // Summarize computes the summary.
@@ -32,6 +37,10 @@ func (d *Document) Summarize() Summary {
 	s := Summary{Files: len(d.Files), Counts: map[finding.Severity]int{}}
 	for _, f := range d.Files {
 		for _, x := range f.Findings {
+			if x.Suppression != nil {
+				s.Suppressed++
+				continue
+			}
 			s.Counts[x.Severity]++
 			if !s.HasFindings || x.Severity > s.MaxSeverity {
 				s.MaxSeverity = x.Severity

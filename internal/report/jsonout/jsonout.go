@@ -12,8 +12,20 @@ import (
 type document struct {
 	SchemaVersion string  `json:"schema_version"`
 	Tool          tool    `json:"tool"`
+	Policy        *policy `json:"policy,omitempty"`
 	Files         []file  `json:"files"`
 	Summary       summary `json:"summary"`
+}
+
+type policy struct {
+	Hash   string `json:"hash"`
+	Source string `json:"source,omitempty"`
+}
+
+type suppression struct {
+	Reason  string `json:"reason"`
+	Owner   string `json:"owner"`
+	Expires string `json:"expires"`
 }
 
 type tool struct {
@@ -37,6 +49,8 @@ type result struct {
 	Member   string `json:"member,omitempty"`
 	Offset   *int64 `json:"offset,omitempty"`
 	Evidence string `json:"evidence,omitempty"`
+	// Suppression is set for findings a policy accepted for this file.
+	Suppression *suppression `json:"suppression,omitempty"`
 }
 
 type summary struct {
@@ -44,6 +58,7 @@ type summary struct {
 	MaxSeverity string         `json:"max_severity"`
 	Findings    map[string]int `json:"findings"`
 	Incomplete  int            `json:"incomplete"`
+	Suppressed  int            `json:"suppressed"`
 	Verdict     string         `json:"verdict"`
 	FailOn      string         `json:"fail_on"`
 }
@@ -51,10 +66,16 @@ type summary struct {
 // Write renders d as indented JSON.
 func Write(w io.Writer, d *report.Document) error {
 	out := document{SchemaVersion: report.SchemaVersion, Tool: tool{Name: "modelgate", Version: d.ToolVersion}, Files: []file{}}
+	if d.PolicyHash != "" {
+		out.Policy = &policy{Hash: d.PolicyHash, Source: d.PolicySource}
+	}
 	for _, f := range d.Files {
 		jf := file{Path: f.Path, Format: f.Format, Size: f.Size, SHA256: f.SHA256, Findings: []result{}, Errors: []string{}}
 		for _, x := range f.Findings {
 			r := result{RuleID: x.RuleID, Severity: x.Severity.String(), Message: x.Message, Member: x.Member, Evidence: x.Evidence}
+			if sp := x.Suppression; sp != nil {
+				r.Suppression = &suppression{Reason: sp.Reason, Owner: sp.Owner, Expires: sp.Expires}
+			}
 			if x.Offset != finding.NoOffset {
 				off := x.Offset
 				r.Offset = &off
@@ -65,7 +86,7 @@ func Write(w io.Writer, d *report.Document) error {
 		out.Files = append(out.Files, jf)
 	}
 	s := d.Summarize()
-	out.Summary = summary{Files: s.Files, MaxSeverity: "none", Findings: map[string]int{}, Incomplete: s.Incomplete,
+	out.Summary = summary{Files: s.Files, MaxSeverity: "none", Findings: map[string]int{}, Incomplete: s.Incomplete, Suppressed: s.Suppressed,
 		Verdict: verdictName(d.Verdict()), FailOn: d.FailOn.String()}
 	if s.HasFindings {
 		out.Summary.MaxSeverity = s.MaxSeverity.String()

@@ -90,7 +90,12 @@ func (p *printer) file(f scan.FileResult) {
 			loc = "  " + p.paint(dim, "at "+loc)
 		}
 		sev := fmt.Sprintf("%-8s", strings.ToUpper(x.Severity.String()))
-		p.line("  %s  %s%s", p.paint(sevColor[x.Severity], sev), x.RuleID, loc)
+		color := sevColor[x.Severity]
+		if x.Suppression != nil {
+			color = dim
+			loc += "  " + p.paint(dim, fmt.Sprintf("[suppressed until %s by %s: %s]", x.Suppression.Expires, x.Suppression.Owner, x.Suppression.Reason))
+		}
+		p.line("  %s  %s%s", p.paint(color, sev), x.RuleID, loc)
 		p.line("            %s", x.Message)
 		if x.Evidence != "" {
 			p.line("            %s", p.paint(bold, x.Evidence))
@@ -112,6 +117,9 @@ func (p *printer) summary(d *report.Document) {
 	counts := "no findings"
 	if len(parts) > 0 {
 		counts = strings.Join(parts, ", ")
+	}
+	if s.Suppressed > 0 {
+		counts += fmt.Sprintf(" (%d suppressed)", s.Suppressed)
 	}
 	files := "files"
 	if s.Files == 1 {
