@@ -10,6 +10,7 @@ import (
 	"sync"
 
 	"github.com/modelgate/modelgate/internal/finding"
+	"github.com/modelgate/modelgate/internal/knowledge"
 	"github.com/modelgate/modelgate/internal/pickle"
 )
 
@@ -134,6 +135,9 @@ type Limits struct {
 	MaxInMemory int64
 	// MaxFindings caps the findings reported for one file.
 	MaxFindings int
+	// Catalogue is not a budget but travels with them to every analyser:
+	// the knowledge tables with the policy's additions (nil: built-in).
+	Catalogue *knowledge.Catalogue
 }
 
 // DefaultLimits returns the budgets used unless a policy says otherwise.

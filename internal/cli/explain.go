@@ -125,7 +125,7 @@ func (x *explainer) pickle(in analyzer.Input, member string, start int64, opts p
 	if member != "" {
 		fmt.Fprintf(x.w, "== %s ==\n", member)
 	}
-	opts.Limits = x.eng.Limits.Pickle
+	opts.Limits, opts.Catalogue = x.eng.Limits.Pickle, x.eng.Limits.Catalogue
 	worst, complete := explainPickle(x.w, in.R, start, in.Size, opts)
 	x.worst = max(x.worst, worst)
 	x.incomplete = x.incomplete || !complete

@@ -276,3 +276,46 @@ func Judge(v Verdict, use Use) Judgement {
 		return Judgement{RuleID: RuleUnknownGlobal, Severity: finding.Medium, Report: true}
 	}
 }
+
+// Catalogue is the built-in tables plus an organisation's own additions
+// (from its policy): globals it denies, and globals it vouches for. A nil
+// *Catalogue is the built-in tables alone.
+type Catalogue struct {
+	// Deny entries are dangerous whatever the built-in tables say.
+	Deny []Danger
+	// Allow entries are safe where the built-in tables have no opinion;
+	// they never make a built-in dangerous global safe.
+	Allow []SafeGlobal
+}
+
+// Classify is the package-level Classify with the additions applied.
+func (c *Catalogue) Classify(module, name string) Verdict {
+	if c == nil {
+		return Classify(module, name)
+	}
+	for i := range c.Deny {
+		if d := &c.Deny[i]; d.matches(module, name) {
+			return Verdict{Tier: TierDangerous, Danger: d}
+		}
+	}
+	v := Classify(module, name)
+	if v.Tier != TierUnknown {
+		return v
+	}
+	for i := range c.Allow {
+		if s := &c.Allow[i]; s.Module == module && (s.Name == name || s.Name == "" && !strings.Contains(name, ".")) ||
+			s.Name == "" && strings.HasPrefix(module, s.Module+".") && !strings.Contains(name, ".") {
+			return Verdict{Tier: TierSafe, Safe: s}
+		}
+	}
+	return v
+}
+
+// matches is a Danger entry's own rule: the module (and its submodules)
+// when Name is empty, else the name and its attributes.
+func (d *Danger) matches(module, name string) bool {
+	if d.Name == "" {
+		return module == d.Module || strings.HasPrefix(module, d.Module+".")
+	}
+	return module == d.Module && (name == d.Name || strings.HasPrefix(name, d.Name+"."))
+}

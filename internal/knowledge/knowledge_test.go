@@ -661,3 +661,30 @@ func equalInts(a, b []int) bool {
 	}
 	return true
 }
+
+func TestCatalogueAdditions(t *testing.T) {
+	c := &Catalogue{
+		Deny:  []Danger{{Module: "mycorp.unsafe", Severity: finding.Critical, Why: "policy", Ref: "policy"}, {Module: "collections", Name: "OrderedDict", Severity: finding.High, Why: "policy", Ref: "policy"}},
+		Allow: []SafeGlobal{{Module: "mycorp.models", Why: "our own classes"}, {Module: "builtins", Name: "eval", Calls: true, Why: "bad idea"}},
+	}
+	for _, tc := range []struct {
+		module, name string
+		want         Tier
+	}{
+		{"mycorp.models", "Net", TierSafe},
+		{"mycorp.models.vision", "ResNet", TierSafe},
+		{"mycorp.models", "Net.helper", TierUnknown},
+		{"mycorp.unsafe.sub", "x", TierDangerous},
+		{"collections", "OrderedDict", TierDangerous}, // deny beats the built-in allowlist
+		{"builtins", "eval", TierDangerous},           // allow never beats the built-in denylist
+		{"other", "X", TierUnknown},
+	} {
+		if got := c.Classify(tc.module, tc.name).Tier; got != tc.want {
+			t.Errorf("%s.%s: %s, want %s", tc.module, tc.name, got, tc.want)
+		}
+	}
+	var none *Catalogue
+	if none.Classify("posix", "system").Tier != TierDangerous {
+		t.Error("nil catalogue is not the built-in one")
+	}
+}

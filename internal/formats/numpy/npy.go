@@ -110,7 +110,7 @@ func (Analyzer) Analyze(_ context.Context, in analyzer.Input, lim analyzer.Limit
 			Message: fmt.Sprintf("header of %d bytes: larger than NumPy's default max_header_size (%d)", h.DataOffset, numpyMaxHeader)})
 	}
 	if h.HasObject {
-		au := picklefile.Run(in.R, h.DataOffset, in.Size, picklefile.Options{Limits: lim.Pickle})
+		au := picklefile.Run(in.R, h.DataOffset, in.Size, picklefile.Options{Limits: lim.Pickle, Catalogue: lim.Catalogue})
 		out.Findings = append(out.Findings, au.Findings...)
 		out.Nested = append(out.Nested, au.Nested...)
 		out.Add(finding.Finding{RuleID: knowledge.RuleFormatSummary, Severity: finding.Info, Offset: finding.NoOffset,

@@ -28,7 +28,7 @@ func (Analyzer) Match(_ string, head []byte) bool { return pickle.Sniff(head) }
 // built: any pickle may carry one, whatever its name.
 func (Analyzer) Analyze(_ context.Context, in analyzer.Input, lim analyzer.Limits, out *analyzer.Output) error {
 	var arrays joblib.Inline
-	au := Run(in.R, 0, in.Size, Options{Limits: lim.Pickle, AfterBuild: arrays.AfterBuild})
+	au := Run(in.R, 0, in.Size, Options{Limits: lim.Pickle, Catalogue: lim.Catalogue, AfterBuild: arrays.AfterBuild})
 	out.Findings = append(out.Findings, au.Findings...)
 	out.Nested = append(out.Nested, au.Nested...)
 	if arrays.Arrays+arrays.ObjectArray > 0 {

@@ -62,6 +62,7 @@ type globalUse struct {
 }
 
 type auditor struct {
+	cat     *knowledge.Catalogue
 	r       io.ReaderAt
 	member  string
 	out     *Audit
@@ -82,6 +83,8 @@ type Options struct {
 	MaxPickles int
 	// AfterBuild is passed to the VM (joblib's inline arrays).
 	AfterBuild func(next int64, inst, state pickle.Value) (pickle.Inline, error)
+	// Catalogue judges globals (nil: the built-in tables).
+	Catalogue *knowledge.Catalogue
 	// FrameRestart decodes frames the way CPython 3.11's C unpickler does
 	// when reading a file (see pickle.Options.FrameRestart). Run uses it by
 	// itself for a second reading when frames diverge.
@@ -94,7 +97,7 @@ type Options struct {
 
 // Run audits the pickle stream in r between start and end.
 func Run(r io.ReaderAt, start, end int64, opts Options) *Audit {
-	a := &auditor{r: r, member: opts.Member, out: &Audit{}, uses: map[string]*globalUse{}}
+	a := &auditor{cat: opts.Catalogue, r: r, member: opts.Member, out: &Audit{}, uses: map[string]*globalUse{}}
 	onEvent := a.event
 	if opts.OnEvent != nil {
 		onEvent = func(e *pickle.Event) {
@@ -151,14 +154,14 @@ func (a *auditor) add(f finding.Finding) {
 // as written, and by its fix_imports mapping even at protocols where the
 // loader does not apply it; the worst verdict wins. A scanner must not be
 // the weaker reader of a name.
-func classify(g *pickle.Global) knowledge.Verdict {
-	best := knowledge.Classify(g.Module, g.Name)
+func classify(cat *knowledge.Catalogue, g *pickle.Global) knowledge.Verdict {
+	best := cat.Classify(g.Module, g.Name)
 	mm, mn := pickle.FixImports(g.RawModule, g.RawName)
 	for _, alt := range [][2]string{{g.RawModule, g.RawName}, {mm, mn}} {
 		if alt[0] == g.Module && alt[1] == g.Name {
 			continue
 		}
-		v := knowledge.Classify(alt[0], alt[1])
+		v := cat.Classify(alt[0], alt[1])
 		if v.Tier == knowledge.TierDangerous && (best.Tier != knowledge.TierDangerous || v.Danger.Severity > best.Danger.Severity) {
 			best = v
 		}
@@ -170,7 +173,7 @@ func (a *auditor) use(g *pickle.Global) *globalUse {
 	k := g.Path()
 	u, ok := a.uses[k]
 	if !ok {
-		u = &globalUse{g: g, verdict: classify(g), use: knowledge.Imported, pos: g.Pos}
+		u = &globalUse{g: g, verdict: classify(a.cat, g), use: knowledge.Imported, pos: g.Pos}
 		a.uses[k] = u
 		a.order = append(a.order, k)
 	}
@@ -251,7 +254,7 @@ func (a *auditor) call(e *pickle.Event) {
 			return
 		}
 	}
-	v := classify(e.Global)
+	v := classify(a.cat, e.Global)
 	if v.Tier == knowledge.TierSafe && v.Safe.Calls {
 		a.raise(e.Global, knowledge.Called, e.Pos, evidence, e.AfterError)
 		a.roles(e, v.Safe)
@@ -276,7 +279,7 @@ func (a *auditor) roles(e *pickle.Event, s *knowledge.SafeGlobal) {
 	for _, i := range s.CallsArgs {
 		if i < len(items) {
 			if g := globalOfValue(items[i]); g != nil {
-				v := classify(g)
+				v := classify(a.cat, g)
 				if v.Tier == knowledge.TierSafe && v.Safe.Calls {
 					a.raise(g, knowledge.Called, e.Pos, ev, e.AfterError)
 					continue

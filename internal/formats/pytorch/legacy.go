@@ -37,7 +37,7 @@ func (LegacyAnalyzer) Match(_ string, head []byte) bool {
 // storage bytes start: torch never unpickles them, and reading them would
 // cost as much as the tensors themselves.
 func (LegacyAnalyzer) Analyze(_ context.Context, in analyzer.Input, lim analyzer.Limits, out *analyzer.Output) error {
-	au := picklefile.Run(in.R, 0, in.Size, picklefile.Options{Limits: lim.Pickle, MaxPickles: legacyPickles})
+	au := picklefile.Run(in.R, 0, in.Size, picklefile.Options{Limits: lim.Pickle, Catalogue: lim.Catalogue, MaxPickles: legacyPickles})
 	out.Findings = append(out.Findings, au.Findings...)
 	out.Nested = append(out.Nested, au.Nested...)
 	res := au.Result

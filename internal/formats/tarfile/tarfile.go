@@ -170,7 +170,7 @@ func pickleToo(in analyzer.Input, lim analyzer.Limits, out *analyzer.Output) {
 	if !pickle.Sniff(head[:n]) {
 		return
 	}
-	au := picklefile.Run(in.R, 0, in.Size, picklefile.Options{Limits: lim.Pickle})
+	au := picklefile.Run(in.R, 0, in.Size, picklefile.Options{Limits: lim.Pickle, Catalogue: lim.Catalogue})
 	out.Findings = append(out.Findings, au.Findings...)
 	out.Nested = append(out.Nested, au.Nested...)
 }
