@@ -106,6 +106,8 @@ type Nested struct {
 type Output struct {
 	Findings []finding.Finding
 	Nested   []Nested
+	// Imports lists the globals the input's pickles import (for --verbose).
+	Imports []string
 	// Format may be set by an analyser to refine its format id (for example
 	// "pickle" vs "pickle-multi"); empty keeps Format().
 	Format string

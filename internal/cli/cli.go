@@ -11,6 +11,8 @@ import (
 	"os"
 	"runtime/debug"
 	"strings"
+
+	"github.com/modelgate/modelgate/internal/cache"
 )
 
 // Version is the tool version; release builds set it with
@@ -48,6 +50,11 @@ type Env struct {
 	Getenv func(string) string
 	// IsTerminal reports whether Stdout is a terminal (colour).
 	IsTerminal bool
+	// StderrTerminal reports whether Stderr is a terminal (progress bar).
+	StderrTerminal bool
+	// CacheDir is the default verdict cache; empty disables caching
+	// unless --cache is given.
+	CacheDir string
 }
 
 type command struct {
@@ -66,7 +73,11 @@ func commands() []command {
 
 // Run executes the command line and returns the exit status.
 func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	env := &Env{Stdin: stdin, Stdout: stdout, Stderr: stderr, Getenv: os.Getenv, IsTerminal: isTerminal(stdout)}
+	env := &Env{Stdin: stdin, Stdout: stdout, Stderr: stderr, Getenv: os.Getenv, IsTerminal: isTerminal(stdout),
+		StderrTerminal: isTerminal(stderr)}
+	if dir, err := cache.DefaultDir(); err == nil {
+		env.CacheDir = dir
+	}
 	return RunEnv(ctx, args, env)
 }
 

@@ -231,3 +231,62 @@ func TestRulesListsCatalogue(t *testing.T) {
 		t.Errorf("rules json: %v, %d rules, %d globals", err, len(doc.Rules), len(doc.Dangerous))
 	}
 }
+
+func TestScanOutputQuietVerbose(t *testing.T) {
+	dir := t.TempDir()
+	out := filepath.Join(dir, "report.json")
+	mal := filepath.Join(fixtures, "malicious/01-posix-system-p2.pkl")
+	benign := filepath.Join(fixtures, "benign/builtins-p4.pkl")
+	r := run(t, nil, false, "scan", "--format", "json", "--output", out, mal)
+	if r.code != cli.ExitFail || r.stdout != "" {
+		t.Fatalf("exit %d, stdout %q", r.code, r.stdout)
+	}
+	if b, err := os.ReadFile(out); err != nil || !strings.Contains(string(b), `"PICKLE-DANGEROUS-CALL"`) {
+		t.Errorf("report file: %v %s", err, b)
+	}
+	r = run(t, nil, false, "scan", "--quiet", mal, benign)
+	if strings.Contains(r.stdout, "builtins-p4.pkl") || strings.Contains(r.stdout, "PICKLE-SUMMARY") || !strings.Contains(r.stdout, "PICKLE-DANGEROUS-CALL") {
+		t.Errorf("quiet output:\n%s", r.stdout)
+	}
+	r = run(t, nil, false, "scan", "--verbose", mal)
+	if !strings.Contains(r.stdout, "import    posix.system") {
+		t.Errorf("verbose output:\n%s", r.stdout)
+	}
+	if r := run(t, nil, false, "scan", "--quiet", "--verbose", mal); r.code != cli.ExitIncomplete {
+		t.Errorf("--quiet --verbose: exit %d", r.code)
+	}
+}
+
+func TestVerdictCache(t *testing.T) {
+	dir := t.TempDir()
+	cacheDir := filepath.Join(dir, "cache")
+	model := filepath.Join(dir, "model.pkl")
+	data, err := os.ReadFile(filepath.Join(fixtures, "malicious/01-posix-system-p2.pkl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(model, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	first := run(t, nil, false, "scan", "--verbose", "--cache", cacheDir, model)
+	second := run(t, nil, false, "scan", "--verbose", "--cache", cacheDir, model)
+	if strings.Contains(first.stdout, "verdict cache") || !strings.Contains(second.stdout, "verdict cache") || second.code != cli.ExitFail {
+		t.Fatalf("first:\n%s\nsecond:\n%s", first.stdout, second.stdout)
+	}
+	// The same findings either way.
+	strip := func(s string) string { return strings.ReplaceAll(s, "  (result from the verdict cache)\n", "") }
+	if strip(second.stdout) != first.stdout {
+		t.Errorf("cached report differs:\n%s\nvs\n%s", first.stdout, second.stdout)
+	}
+	// A changed file is scanned again.
+	if err := os.WriteFile(model, []byte("\x80\x02K\x01."), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	third := run(t, nil, false, "scan", "--verbose", "--cache", cacheDir, model)
+	if strings.Contains(third.stdout, "verdict cache") || third.code != cli.ExitPass {
+		t.Errorf("changed file:\n%s", third.stdout)
+	}
+	if r := run(t, nil, false, "scan", "--verbose", "--cache", cacheDir, "--no-cache", model); strings.Contains(r.stdout, "verdict cache") {
+		t.Error("--no-cache used the cache")
+	}
+}

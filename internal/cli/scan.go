@@ -1,9 +1,21 @@
 package cli
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
 
+	"github.com/schollz/progressbar/v3"
+
+	"github.com/modelgate/modelgate/internal/cache"
 	"github.com/modelgate/modelgate/internal/finding"
 	"github.com/modelgate/modelgate/internal/report"
 	"github.com/modelgate/modelgate/internal/report/jsonout"
@@ -11,11 +23,36 @@ import (
 	"github.com/modelgate/modelgate/internal/scan"
 )
 
+// formats are the report writers by --format name.
+var formats = map[string]func(w io.Writer, d *report.Document, o writeOptions) error{
+	"text": func(w io.Writer, d *report.Document, o writeOptions) error { return textout.Write(w, d, o.text) },
+	"json": func(w io.Writer, d *report.Document, _ writeOptions) error { return jsonout.Write(w, d) },
+}
+
+type writeOptions struct {
+	text textout.Options
+	root string // scan root, for relative paths in SARIF
+}
+
+func formatNames() string {
+	names := make([]string, 0, len(formats))
+	for n := range formats {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	return strings.Join(names, ", ")
+}
+
 func runScan(ctx context.Context, args []string, env *Env) (int, error) {
-	fs := newFlagSet("scan", "[--format text|json] [--fail-on LEVEL] [--no-sha256] PATH...", env)
-	format := fs.String("format", "text", "output format: text or json")
+	fs := newFlagSet("scan", "[flags] PATH...", env)
+	format := fs.String("format", "text", "output format: "+formatNames())
 	failOn := fs.String("fail-on", "high", "exit 1 when a finding is at or above this severity: info, low, medium, high, critical")
 	noDigest := fs.Bool("no-sha256", false, "skip the SHA-256 of each file (the only step that reads every byte); sha256 is empty in reports")
+	output := fs.String("output", "", "write the report to this file instead of standard output")
+	quiet := fs.Bool("quiet", false, "text: only files with findings at low or above or errors, and the summary")
+	verbose := fs.Bool("verbose", false, "text: also list every global each file imports")
+	cacheDir := fs.String("cache", env.CacheDir, "verdict cache directory (re-scans of unchanged files are instant)")
+	noCache := fs.Bool("no-cache", false, "do not read or write the verdict cache")
 	paths, err := parseInterleaved(fs, args)
 	if err != nil {
 		return ExitIncomplete, flagError(err)
@@ -28,20 +65,113 @@ func runScan(ctx context.Context, args []string, env *Env) (int, error) {
 	if err != nil {
 		return ExitIncomplete, usagef("--fail-on: %v", err)
 	}
-	if *format != "text" && *format != "json" {
-		return ExitIncomplete, usagef("--format: unknown format %q (want text or json)", *format)
+	write, ok := formats[*format]
+	if !ok {
+		return ExitIncomplete, usagef("--format: unknown format %q (want one of %s)", *format, formatNames())
+	}
+	if *quiet && *verbose {
+		return ExitIncomplete, usagef("--quiet and --verbose contradict each other")
 	}
 	eng := scan.New()
 	eng.NoDigest = *noDigest
-	doc := &report.Document{ToolVersion: Version, FailOn: threshold, Files: eng.ScanPaths(ctx, paths)}
-	switch *format {
-	case "json":
-		err = jsonout.Write(env.Stdout, doc)
-	default:
-		err = textout.Write(env.Stdout, doc, textout.Options{Color: env.IsTerminal && env.Getenv("NO_COLOR") == ""})
+	if *cacheDir != "" && !*noCache && !*noDigest {
+		c, err := cache.Open(*cacheDir, cacheSalt(eng))
+		if err != nil {
+			fmt.Fprintf(env.Stderr, "modelgate: cache disabled: %v\n", err)
+		} else {
+			eng.Cache = c
+		}
 	}
-	if err != nil {
+	if env.StderrTerminal && !*quiet {
+		eng.Progress = progress(env.Stderr)
+	}
+	doc := &report.Document{ToolVersion: Version, FailOn: threshold, Files: eng.ScanPaths(ctx, paths)}
+	opts := writeOptions{
+		text: textout.Options{Color: env.IsTerminal && *output == "" && env.Getenv("NO_COLOR") == "", Quiet: *quiet, Verbose: *verbose},
+		root: scanRoot(paths),
+	}
+	if err := emit(env, *output, func(w io.Writer) error { return write(w, doc, opts) }); err != nil {
 		return ExitIncomplete, fmt.Errorf("write report: %w", err)
 	}
 	return int(doc.Verdict()), nil
 }
+
+// emit writes the report to standard output, or atomically to a file.
+func emit(env *Env, path string, write func(io.Writer) error) error {
+	if path == "" {
+		return write(env.Stdout)
+	}
+	var buf bytes.Buffer
+	if err := write(&buf); err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".modelgate-report-*")
+	if err != nil {
+		return err
+	}
+	if _, err := tmp.Write(buf.Bytes()); err != nil {
+		tmp.Close()
+		os.Remove(tmp.Name())
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		os.Remove(tmp.Name())
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}
+
+// scanRoot is the directory report paths are made relative to (SARIF): the
+// single directory scanned, or the working directory.
+func scanRoot(paths []string) string {
+	if len(paths) == 1 {
+		if st, err := os.Stat(paths[0]); err == nil && st.IsDir() {
+			return paths[0]
+		}
+	}
+	return "."
+}
+
+// progress draws a bar on a terminal's standard error.
+func progress(w io.Writer) func(done, total int) {
+	var bar *progressbar.ProgressBar
+	return func(done, total int) {
+		if total < 2 {
+			return
+		}
+		if bar == nil {
+			bar = progressbar.NewOptions(total, progressbar.OptionSetWriter(w), progressbar.OptionSetDescription("scanning"),
+				progressbar.OptionClearOnFinish(), progressbar.OptionShowCount(), progressbar.OptionThrottle(100_000_000))
+		}
+		_ = bar.Set(done)
+	}
+}
+
+var (
+	exeOnce sync.Once
+	exeSum  string
+)
+
+// cacheSalt names everything besides a file's bytes that decides its
+// verdict. The executable's own digest is part of it, so a rebuilt
+// modelgate (even a development build with an unchanged version string)
+// never reuses an older build's verdicts.
+func cacheSalt(eng *scan.Engine) string {
+	exeOnce.Do(func() {
+		exe, err := os.Executable()
+		if err != nil {
+			return
+		}
+		f, err := os.Open(exe)
+		if err != nil {
+			return
+		}
+		defer f.Close()
+		h := sha256.New()
+		if _, err := io.Copy(h, f); err == nil {
+			exeSum = hex.EncodeToString(h.Sum(nil))
+		}
+	})
+	return fmt.Sprintf("%s|%s|%+v|%t", Version, exeSum, eng.Limits, eng.NoDigest)
+}
+

@@ -19,6 +19,7 @@ import (
 	"sync"
 
 	"github.com/modelgate/modelgate/internal/analyzer"
+	"github.com/modelgate/modelgate/internal/cache"
 	"github.com/modelgate/modelgate/internal/finding"
 	"github.com/modelgate/modelgate/internal/knowledge"
 )
@@ -33,6 +34,11 @@ type FileResult struct {
 	// Errors say what could not be analysed. A file with errors was not
 	// fully analysed (exit status 2 unless a finding fails it anyway).
 	Errors []string
+	// Imports lists every global the file's pickles import, with the
+	// member they are in ("member: module.name").
+	Imports []string
+	// Cached is set when the result came from the verdict cache.
+	Cached bool
 }
 
 // Engine scans inputs with a fixed set of analysers and budgets.
@@ -45,6 +51,12 @@ type Engine struct {
 	// that reads every byte; without it a checkpoint costs only its
 	// directory and pickles.
 	NoDigest bool
+	// Cache, if set, returns stored results for unchanged files and keeps
+	// new complete ones (it needs the digest).
+	Cache *cache.Dir
+	// Progress, if set, is called after each file with the files done and
+	// the total.
+	Progress func(done, total int)
 }
 
 // New returns an engine with every registered analyser and default limits.
@@ -77,12 +89,20 @@ func (e *Engine) ScanPaths(ctx context.Context, paths []string) []FileResult {
 	}
 	next := make(chan int)
 	var wg sync.WaitGroup
+	var mu sync.Mutex
+	done := 0
 	for range min(workers, max(len(jobs), 1)) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for i := range next {
 				results[i] = e.runJob(ctx, jobs[i])
+				if e.Progress != nil {
+					mu.Lock()
+					done++
+					e.Progress(done, len(jobs))
+					mu.Unlock()
+				}
 			}
 		}()
 	}
@@ -178,7 +198,25 @@ func (e *Engine) runJob(ctx context.Context, j job) FileResult {
 	if err != nil {
 		return FileResult{Path: j.path, Errors: []string{err.Error()}}
 	}
-	return e.scan(ctx, j.path, f, st.Size(), j.optional, siblingOpener(filepath.Dir(j.path)))
+	id, cacheable := cache.IdentityOf(j.path, st)
+	cacheable = cacheable && e.Cache != nil && !e.NoDigest
+	if cacheable {
+		if sum, ok := e.Cache.Digest(id); ok {
+			var r FileResult
+			if e.Cache.Get(sum, &r) {
+				r.Path, r.Cached = j.path, true
+				return r
+			}
+		}
+	}
+	res := e.scan(ctx, j.path, f, st.Size(), j.optional, siblingOpener(filepath.Dir(j.path)))
+	// Only complete results are kept: an error may be transient.
+	if cacheable && len(res.Errors) == 0 && res.SHA256 != "" {
+		stored := res
+		stored.Path = ""
+		_ = e.Cache.Put(id, res.SHA256, stored) // a cache that cannot be written only costs time
+	}
+	return res
 }
 
 // siblingOpener opens files next to a scanned file, refusing any path that
@@ -298,6 +336,12 @@ func (s *state) analyze(ctx context.Context, a analyzer.Analyzer, in analyzer.In
 	for _, f := range out.Findings {
 		f.Member = joinMember(member, f.Member)
 		s.res.Findings = append(s.res.Findings, f)
+	}
+	for _, imp := range out.Imports {
+		if member != "" {
+			imp = member + ": " + imp
+		}
+		s.res.Imports = append(s.res.Imports, imp)
 	}
 	if err != nil {
 		s.res.Errors = append(s.res.Errors, prefixMember(member, err.Error()))

@@ -113,6 +113,8 @@ func (Analyzer) Analyze(_ context.Context, in analyzer.Input, lim analyzer.Limit
 		au := picklefile.Run(in.R, h.DataOffset, in.Size, picklefile.Options{Limits: lim.Pickle, Catalogue: lim.Catalogue})
 		out.Findings = append(out.Findings, au.Findings...)
 		out.Nested = append(out.Nested, au.Nested...)
+		out.Imports = append(out.Imports, au.Imports...)
+		out.Imports = append(out.Imports, au.Imports...)
 		out.Add(finding.Finding{RuleID: knowledge.RuleFormatSummary, Severity: finding.Info, Offset: finding.NoOffset,
 			Message: fmt.Sprintf(".npy %d.%d, dtype %s with Python objects: np.load(allow_pickle=True) unpickles the data after the header", h.Major, h.Minor, h.Descr)})
 		return au.Result.Err

@@ -31,6 +31,7 @@ func (Analyzer) Analyze(_ context.Context, in analyzer.Input, lim analyzer.Limit
 	au := Run(in.R, 0, in.Size, Options{Limits: lim.Pickle, Catalogue: lim.Catalogue, AfterBuild: arrays.AfterBuild})
 	out.Findings = append(out.Findings, au.Findings...)
 	out.Nested = append(out.Nested, au.Nested...)
+	out.Imports = append(out.Imports, au.Imports...)
 	if arrays.Arrays+arrays.ObjectArray > 0 {
 		out.Format = "joblib"
 		out.Add(finding.Finding{RuleID: knowledge.RuleFormatSummary, Severity: finding.Info, Offset: finding.NoOffset,

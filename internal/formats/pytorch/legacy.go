@@ -40,6 +40,7 @@ func (LegacyAnalyzer) Analyze(_ context.Context, in analyzer.Input, lim analyzer
 	au := picklefile.Run(in.R, 0, in.Size, picklefile.Options{Limits: lim.Pickle, Catalogue: lim.Catalogue, MaxPickles: legacyPickles})
 	out.Findings = append(out.Findings, au.Findings...)
 	out.Nested = append(out.Nested, au.Nested...)
+	out.Imports = append(out.Imports, au.Imports...)
 	res := au.Result
 	if res.Err != nil {
 		return res.Err

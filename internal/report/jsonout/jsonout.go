@@ -40,6 +40,7 @@ type file struct {
 	SHA256   string   `json:"sha256"`
 	Findings []result `json:"findings"`
 	Errors   []string `json:"errors"`
+	Imports  []string `json:"imports,omitempty"`
 }
 
 type result struct {
@@ -83,6 +84,7 @@ func Write(w io.Writer, d *report.Document) error {
 			jf.Findings = append(jf.Findings, r)
 		}
 		jf.Errors = append(jf.Errors, f.Errors...)
+		jf.Imports = f.Imports
 		out.Files = append(out.Files, jf)
 	}
 	s := d.Summarize()

@@ -15,6 +15,11 @@ import (
 // Options control rendering.
 type Options struct {
 	Color bool // ANSI colours (only on a terminal, never with NO_COLOR)
+	// Quiet prints only files with something at low or above (or an
+	// error), without their info findings, and the summary line.
+	Quiet bool
+	// Verbose also lists every global each file's pickles import.
+	Verbose bool
 }
 
 const (
@@ -35,13 +40,18 @@ var sevColor = map[finding.Severity]string{
 // Write renders d.
 func Write(w io.Writer, d *report.Document, o Options) error {
 	p := &printer{w: w, o: o}
-	for i, f := range d.Files {
-		if i > 0 {
+	shown := 0
+	for _, f := range d.Files {
+		if o.Quiet && !worthShowing(f) {
+			continue
+		}
+		if shown > 0 {
 			p.line("")
 		}
 		p.file(f)
+		shown++
 	}
-	if len(d.Files) > 0 {
+	if shown > 0 {
 		p.line("")
 	}
 	p.summary(d)
@@ -82,6 +92,9 @@ func (p *printer) file(f scan.FileResult) {
 		p.line("  %s", p.paint(green, "no findings"))
 	}
 	for _, x := range f.Findings {
+		if p.o.Quiet && x.Severity == finding.Info {
+			continue
+		}
 		loc := x.Location()
 		if loc != "" {
 			if x.Member == "" {
@@ -104,6 +117,27 @@ func (p *printer) file(f scan.FileResult) {
 	for _, e := range f.Errors {
 		p.line("  %s  %s", p.paint(red, "ERROR   "), e)
 	}
+	if p.o.Verbose {
+		for _, imp := range f.Imports {
+			p.line("  %s  %s", p.paint(dim, "import  "), imp)
+		}
+		if f.Cached {
+			p.line("  %s", p.paint(dim, "(result from the verdict cache)"))
+		}
+	}
+}
+
+// worthShowing: a file with a finding at low or above, or an error.
+func worthShowing(f scan.FileResult) bool {
+	if len(f.Errors) > 0 {
+		return true
+	}
+	for _, x := range f.Findings {
+		if x.Severity > finding.Info && x.Suppression == nil {
+			return true
+		}
+	}
+	return false
 }
 
 func (p *printer) summary(d *report.Document) {
