@@ -15,37 +15,13 @@ import (
 
 	"github.com/schollz/progressbar/v3"
 
-	"github.com/modelgate/modelgate/internal/cache"
 	"github.com/modelgate/modelgate/internal/finding"
-	"github.com/modelgate/modelgate/internal/report"
-	"github.com/modelgate/modelgate/internal/report/jsonout"
-	"github.com/modelgate/modelgate/internal/report/textout"
-	"github.com/modelgate/modelgate/internal/scan"
+	"github.com/modelgate/modelgate/pkg/modelgate"
 )
-
-// formats are the report writers by --format name.
-var formats = map[string]func(w io.Writer, d *report.Document, o writeOptions) error{
-	"text": func(w io.Writer, d *report.Document, o writeOptions) error { return textout.Write(w, d, o.text) },
-	"json": func(w io.Writer, d *report.Document, _ writeOptions) error { return jsonout.Write(w, d) },
-}
-
-type writeOptions struct {
-	text textout.Options
-	root string // scan root, for relative paths in SARIF
-}
-
-func formatNames() string {
-	names := make([]string, 0, len(formats))
-	for n := range formats {
-		names = append(names, n)
-	}
-	slices.Sort(names)
-	return strings.Join(names, ", ")
-}
 
 func runScan(ctx context.Context, args []string, env *Env) (int, error) {
 	fs := newFlagSet("scan", "[flags] PATH...", env)
-	format := fs.String("format", "text", "output format: "+formatNames())
+	format := fs.String("format", "text", "output format: "+strings.Join(modelgate.Formats(), ", "))
 	failOn := fs.String("fail-on", "high", "exit 1 when a finding is at or above this severity: info, low, medium, high, critical")
 	noDigest := fs.Bool("no-sha256", false, "skip the SHA-256 of each file (the only step that reads every byte); sha256 is empty in reports")
 	output := fs.String("output", "", "write the report to this file instead of standard output")
@@ -65,35 +41,30 @@ func runScan(ctx context.Context, args []string, env *Env) (int, error) {
 	if err != nil {
 		return ExitIncomplete, usagef("--fail-on: %v", err)
 	}
-	write, ok := formats[*format]
-	if !ok {
-		return ExitIncomplete, usagef("--format: unknown format %q (want one of %s)", *format, formatNames())
+	if !slices.Contains(modelgate.Formats(), *format) {
+		return ExitIncomplete, usagef("--format: unknown format %q (want one of %s)", *format, strings.Join(modelgate.Formats(), ", "))
 	}
 	if *quiet && *verbose {
 		return ExitIncomplete, usagef("--quiet and --verbose contradict each other")
 	}
-	eng := scan.New()
-	eng.NoDigest = *noDigest
+	opts := modelgate.DefaultOptions()
+	opts.FailOn, opts.NoDigest, opts.ToolVersion = threshold, *noDigest, Version
 	if *cacheDir != "" && !*noCache && !*noDigest {
-		c, err := cache.Open(*cacheDir, cacheSalt(eng))
-		if err != nil {
-			fmt.Fprintf(env.Stderr, "modelgate: cache disabled: %v\n", err)
-		} else {
-			eng.Cache = c
-		}
+		opts.CacheDir, opts.CacheSalt = *cacheDir, cacheSalt(*noDigest)
 	}
 	if env.StderrTerminal && !*quiet {
-		eng.Progress = progress(env.Stderr)
+		opts.Progress = progress(env.Stderr)
 	}
-	doc := &report.Document{ToolVersion: Version, FailOn: threshold, Files: eng.ScanPaths(ctx, paths)}
-	opts := writeOptions{
-		text: textout.Options{Color: env.IsTerminal && *output == "" && env.Getenv("NO_COLOR") == "", Quiet: *quiet, Verbose: *verbose},
-		root: scanRoot(paths),
+	rep, err := modelgate.Scan(ctx, paths, opts)
+	if err != nil {
+		return ExitIncomplete, err
 	}
-	if err := emit(env, *output, func(w io.Writer) error { return write(w, doc, opts) }); err != nil {
+	wo := modelgate.WriteOptions{Color: env.IsTerminal && *output == "" && env.Getenv("NO_COLOR") == "",
+		Quiet: *quiet, Verbose: *verbose, Root: scanRoot(paths)}
+	if err := emit(env, *output, func(w io.Writer) error { return rep.Write(w, *format, wo) }); err != nil {
 		return ExitIncomplete, fmt.Errorf("write report: %w", err)
 	}
-	return int(doc.Verdict()), nil
+	return int(rep.Verdict()), nil
 }
 
 // emit writes the report to standard output, or atomically to a file.
@@ -156,7 +127,7 @@ var (
 // verdict. The executable's own digest is part of it, so a rebuilt
 // modelgate (even a development build with an unchanged version string)
 // never reuses an older build's verdicts.
-func cacheSalt(eng *scan.Engine) string {
+func cacheSalt(noDigest bool) string {
 	exeOnce.Do(func() {
 		exe, err := os.Executable()
 		if err != nil {
@@ -172,6 +143,5 @@ func cacheSalt(eng *scan.Engine) string {
 			exeSum = hex.EncodeToString(h.Sum(nil))
 		}
 	})
-	return fmt.Sprintf("%s|%s|%+v|%t", Version, exeSum, eng.Limits, eng.NoDigest)
+	return fmt.Sprintf("%s|%s|%t", Version, exeSum, noDigest)
 }
-
