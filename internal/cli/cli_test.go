@@ -90,6 +90,8 @@ func TestScanExitStatus(t *testing.T) {
 		{"no paths", []string{"scan"}, cli.ExitIncomplete},
 		{"bad threshold", []string{"scan", "--fail-on", "severe", mal}, cli.ExitIncomplete},
 		{"bad format", []string{"scan", "--format", "xml", mal}, cli.ExitIncomplete},
+		{"sarif", []string{"scan", "--format", "sarif", mal}, cli.ExitFail},
+		{"cyclonedx", []string{"scan", "--format", "cyclonedx", mal}, cli.ExitFail},
 		{"unknown command", []string{"scna"}, cli.ExitIncomplete},
 		{"version", []string{"version"}, cli.ExitPass},
 		{"rules", []string{"rules"}, cli.ExitPass},

@@ -15,7 +15,9 @@ import (
 	"github.com/modelgate/modelgate/internal/cache"
 	"github.com/modelgate/modelgate/internal/finding"
 	"github.com/modelgate/modelgate/internal/report"
+	"github.com/modelgate/modelgate/internal/report/cyclonedx"
 	"github.com/modelgate/modelgate/internal/report/jsonout"
+	"github.com/modelgate/modelgate/internal/report/sarif"
 	"github.com/modelgate/modelgate/internal/report/textout"
 	"github.com/modelgate/modelgate/internal/scan"
 )
@@ -99,7 +101,9 @@ var writers = map[string]func(w io.Writer, d *report.Document, o WriteOptions) e
 	"text": func(w io.Writer, d *report.Document, o WriteOptions) error {
 		return textout.Write(w, d, textout.Options{Color: o.Color, Quiet: o.Quiet, Verbose: o.Verbose})
 	},
-	"json": func(w io.Writer, d *report.Document, _ WriteOptions) error { return jsonout.Write(w, d) },
+	"json":      func(w io.Writer, d *report.Document, _ WriteOptions) error { return jsonout.Write(w, d) },
+	"sarif":     func(w io.Writer, d *report.Document, o WriteOptions) error { return sarif.Write(w, d, o.Root) },
+	"cyclonedx": func(w io.Writer, d *report.Document, _ WriteOptions) error { return cyclonedx.Write(w, d) },
 }
 
 // Formats lists the report formats Write accepts.
