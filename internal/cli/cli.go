@@ -67,6 +67,7 @@ func commands() []command {
 		{"scan", "scan model files and directories for code-execution payloads", runScan},
 		{"explain", "disassemble a pickle and render it as pseudo-Python, findings marked", runExplain},
 		{"rules", "list every rule and the catalogue of dangerous globals", runRules},
+		{"policy", "init: write a commented modelgate.yaml; check FILE: validate and explain a policy", runPolicy},
 		{"version", "print the version", runVersion},
 	}
 }

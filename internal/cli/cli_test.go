@@ -292,3 +292,50 @@ func TestVerdictCache(t *testing.T) {
 		t.Error("--no-cache used the cache")
 	}
 }
+
+// A team commits a policy, a reviewed finding is suppressed for one exact
+// file, and the suppression stops applying when it expires.
+func TestPolicySuppression(t *testing.T) {
+	dir := t.TempDir()
+	model := filepath.Join(fixtures, "malicious/01-posix-system-p2.pkl")
+	const sum = "5b51dcd64fcf0a4bdf76df8d5d7fdadedbb1c7151723968a366082ddcd42a592"
+	write := func(expires string) string {
+		p := filepath.Join(dir, "modelgate.yaml")
+		body := "version: 1\nfail_on: high\nsuppressions:\n  - sha256: " + sum + "\n    rule: PICKLE-DANGEROUS-CALL\n    reason: test fixture, reviewed\n    owner: sec@example.com\n    expires: " + expires + "\n"
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	r := run(t, nil, false, "scan", "--policy", write("2999-12-31"), model)
+	if r.code != cli.ExitPass || !strings.Contains(r.stdout, "suppressed until 2999-12-31") {
+		t.Errorf("valid suppression: exit %d\n%s", r.code, r.stdout)
+	}
+	r = run(t, nil, false, "scan", "--policy", write("2020-01-01"), "--format", "json", model)
+	if r.code != cli.ExitFail || !strings.Contains(r.stdout, "POLICY-SUPPRESSION-EXPIRED") || !strings.Contains(r.stdout, `"policy": {`) {
+		t.Errorf("expired suppression: exit %d\n%s", r.code, r.stdout)
+	}
+	// Another file with the same finding is not covered.
+	if r := run(t, nil, false, "scan", "--policy", write("2999-12-31"), filepath.Join(fixtures, "malicious/01-posix-system-p3.pkl")); r.code != cli.ExitFail {
+		t.Errorf("suppression applied to another file: exit %d", r.code)
+	}
+	// Strict parsing: an unknown key is an error with its position.
+	bad := filepath.Join(dir, "bad.yaml")
+	os.WriteFile(bad, []byte("version: 1\nfail_onn: high\n"), 0o644)
+	if r := run(t, nil, false, "scan", "--policy", bad, model); r.code != cli.ExitIncomplete || !strings.Contains(r.stderr, "2:1") {
+		t.Errorf("bad policy: exit %d stderr %q", r.code, r.stderr)
+	}
+	if r := run(t, nil, false, "policy", "check", bad); r.code != cli.ExitFail {
+		t.Errorf("policy check of a bad file: exit %d", r.code)
+	}
+	init := filepath.Join(dir, "new.yaml")
+	if r := run(t, nil, false, "policy", "init", init); r.code != cli.ExitPass {
+		t.Fatalf("policy init: %d %s", r.code, r.stderr)
+	}
+	if r := run(t, nil, false, "policy", "check", init); r.code != cli.ExitPass || !strings.Contains(r.stdout, "policy hash") {
+		t.Errorf("policy check: %d %s", r.code, r.stdout)
+	}
+	if r := run(t, nil, false, "policy", "init", init); r.code != cli.ExitIncomplete {
+		t.Errorf("policy init over an existing file: exit %d", r.code)
+	}
+}

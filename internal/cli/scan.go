@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -16,6 +17,7 @@ import (
 	"github.com/schollz/progressbar/v3"
 
 	"github.com/modelgate/modelgate/internal/finding"
+	"github.com/modelgate/modelgate/internal/policy"
 	"github.com/modelgate/modelgate/pkg/modelgate"
 )
 
@@ -27,6 +29,7 @@ func runScan(ctx context.Context, args []string, env *Env) (int, error) {
 	output := fs.String("output", "", "write the report to this file instead of standard output")
 	quiet := fs.Bool("quiet", false, "text: only files with findings at low or above or errors, and the summary")
 	verbose := fs.Bool("verbose", false, "text: also list every global each file imports")
+	policyFile := fs.String("policy", "", "policy file (default: modelgate.yaml or .modelgate.yaml in the working directory, else the built-in policy)")
 	cacheDir := fs.String("cache", env.CacheDir, "verdict cache directory (re-scans of unchanged files are instant)")
 	noCache := fs.Bool("no-cache", false, "do not read or write the verdict cache")
 	paths, err := parseInterleaved(fs, args)
@@ -47,8 +50,21 @@ func runScan(ctx context.Context, args []string, env *Env) (int, error) {
 	if *quiet && *verbose {
 		return ExitIncomplete, usagef("--quiet and --verbose contradict each other")
 	}
+	pol, err := loadPolicy(*policyFile)
+	if err != nil {
+		return ExitIncomplete, err
+	}
+	// An explicit --fail-on is part of the effective policy (and its hash).
+	fs.Visit(func(f *flag.Flag) {
+		if f.Name == "fail-on" {
+			pol.FailOn = threshold
+		}
+	})
+	if *noDigest && pol.NeedsDigest() {
+		return ExitIncomplete, usagef("--no-sha256: the policy %s has suppressions pinned to SHA-256 digests", pol.Source)
+	}
 	opts := modelgate.DefaultOptions()
-	opts.FailOn, opts.NoDigest, opts.ToolVersion = threshold, *noDigest, Version
+	opts.FailOn, opts.NoDigest, opts.ToolVersion, opts.Policy = threshold, *noDigest, Version, pol
 	if *cacheDir != "" && !*noCache && !*noDigest {
 		opts.CacheDir, opts.CacheSalt = *cacheDir, cacheSalt(*noDigest)
 	}
@@ -65,6 +81,26 @@ func runScan(ctx context.Context, args []string, env *Env) (int, error) {
 		return ExitIncomplete, fmt.Errorf("write report: %w", err)
 	}
 	return int(rep.Verdict()), nil
+}
+
+// loadPolicy reads --policy, or modelgate.yaml from the working directory,
+// or returns the built-in policy.
+func loadPolicy(path string) (*modelgate.Policy, error) {
+	if path == "" {
+		if wd, err := os.Getwd(); err == nil {
+			if found, ok := modelgate.FindPolicy(wd); ok {
+				path = found
+			}
+		}
+	}
+	if path == "" {
+		return policy.Default(), nil
+	}
+	p, err := modelgate.LoadPolicy(path)
+	if err != nil {
+		return nil, &usageError{fmt.Sprintf("policy: %v", err)}
+	}
+	return p, nil
 }
 
 // emit writes the report to standard output, or atomically to a file.

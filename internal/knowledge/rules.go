@@ -69,6 +69,8 @@ const (
 	RuleHFRemoteCode = "HF-REMOTE-CODE"
 
 	RuleJoblibSidecar = "JOBLIB-SIDECAR-PATH"
+
+	RulePolicySuppressionExpired = "POLICY-SUPPRESSION-EXPIRED"
 )
 
 // Rules lists every finding kind the pickle engine and the scan engine emit,
@@ -233,6 +235,9 @@ var Rules = []finding.Rule{
 	rule(RuleJoblibSidecar, finding.High, "joblib sidecar file outside the model directory",
 		"joblib 0.8–0.9 array wrappers name a file that joblib.load opens with np.load(allow_pickle=True); an absolute name or '..' makes it load any file on the machine, including a pickle.",
 		"https://github.com/joblib/joblib/blob/main/joblib/numpy_pickle_compat.py"),
+	rule(RulePolicySuppressionExpired, finding.Medium, "A policy suppression for this file has expired",
+		"The policy suppressed a rule for this exact file (by SHA-256) until a date that has passed: the findings it covered count again. Review the file and renew the suppression with a new expiry date, or remove it.",
+		""),
 }
 
 // RuleByID returns the rule with the given id.

@@ -11,9 +11,11 @@ import (
 	"io"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/modelgate/modelgate/internal/cache"
 	"github.com/modelgate/modelgate/internal/finding"
+	"github.com/modelgate/modelgate/internal/policy"
 	"github.com/modelgate/modelgate/internal/report"
 	"github.com/modelgate/modelgate/internal/report/cyclonedx"
 	"github.com/modelgate/modelgate/internal/report/jsonout"
@@ -71,7 +73,23 @@ type Options struct {
 	Progress func(done, total int)
 	// ToolVersion is reported in documents; empty means "library".
 	ToolVersion string
+	// Policy, if set, is the organisation's policy: its threshold replaces
+	// FailOn, its allow/deny lists join the catalogue, its limits replace
+	// the budgets, and its severity overrides and suppressions are applied
+	// to the report.
+	Policy *Policy
+	// Now is the time suppressions expire against; zero means time.Now().
+	Now time.Time
 }
+
+// Policy is a parsed policy file (modelgate.yaml).
+type Policy = policy.Policy
+
+// LoadPolicy reads and strictly parses a policy file.
+func LoadPolicy(path string) (*Policy, error) { return policy.Load(path) }
+
+// FindPolicy looks for modelgate.yaml (or .modelgate.yaml) in dir.
+func FindPolicy(dir string) (string, bool) { return policy.Find(dir) }
 
 // DefaultOptions are the command line's defaults: threshold high, SHA-256
 // digests, no cache.
@@ -84,6 +102,9 @@ type Report struct {
 
 // Files returns one result per scanned file, in a stable order.
 func (r *Report) Files() []FileResult { return r.doc.Files }
+
+// PolicyHash identifies the effective policy ("" without one).
+func (r *Report) PolicyHash() string { return r.doc.PolicyHash }
 
 // Verdict applies the threshold.
 func (r *Report) Verdict() Verdict { return r.doc.Verdict() }
@@ -138,6 +159,15 @@ func Scan(ctx context.Context, inputs []string, opts Options) (*Report, error) {
 	eng := scan.New()
 	eng.NoDigest = opts.NoDigest
 	eng.Progress = opts.Progress
+	failOn := opts.FailOn
+	if p := opts.Policy; p != nil {
+		if opts.NoDigest && p.NeedsDigest() {
+			return nil, fmt.Errorf("modelgate: the policy's suppressions are pinned to SHA-256 digests; they cannot apply without them")
+		}
+		p.ApplyLimits(&eng.Limits)
+		failOn = p.Threshold()
+		opts.CacheSalt += "|policy " + p.Hash()
+	}
 	if opts.CacheDir != "" && !opts.NoDigest {
 		c, err := cache.Open(opts.CacheDir, opts.CacheSalt)
 		if err != nil {
@@ -145,11 +175,18 @@ func Scan(ctx context.Context, inputs []string, opts Options) (*Report, error) {
 		}
 		eng.Cache = c
 	}
-	failOn := opts.FailOn
+
 	version := opts.ToolVersion
 	if version == "" {
 		version = "library"
 	}
 	doc := &report.Document{ToolVersion: version, FailOn: failOn, Files: eng.ScanPaths(ctx, inputs)}
+	if opts.Policy != nil {
+		now := opts.Now
+		if now.IsZero() {
+			now = time.Now()
+		}
+		opts.Policy.Apply(doc, now)
+	}
 	return &Report{doc: doc}, nil
 }
