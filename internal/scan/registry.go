@@ -6,6 +6,7 @@ import (
 	"github.com/modelgate/modelgate/internal/formats/hfconfig"
 	"github.com/modelgate/modelgate/internal/formats/joblib"
 	"github.com/modelgate/modelgate/internal/formats/numpy"
+	"github.com/modelgate/modelgate/internal/formats/onnx"
 	"github.com/modelgate/modelgate/internal/formats/picklefile"
 	"github.com/modelgate/modelgate/internal/formats/pytorch"
 	"github.com/modelgate/modelgate/internal/formats/sevenzip"
@@ -29,6 +30,7 @@ func Registry() []analyzer.Analyzer {
 		numpy.Analyzer{},
 		joblib.ZFileAnalyzer{},
 		pytorch.LegacyAnalyzer{},
+		onnx.Analyzer{},
 		picklefile.Analyzer{},
 	}
 }
