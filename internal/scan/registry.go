@@ -11,6 +11,7 @@ import (
 	"github.com/modelgate/modelgate/internal/formats/pytorch"
 	"github.com/modelgate/modelgate/internal/formats/sevenzip"
 	"github.com/modelgate/modelgate/internal/formats/tarfile"
+	"github.com/modelgate/modelgate/internal/formats/tensorflow"
 	"github.com/modelgate/modelgate/internal/formats/ziparchive"
 )
 
@@ -31,6 +32,9 @@ func Registry() []analyzer.Analyzer {
 		joblib.ZFileAnalyzer{},
 		pytorch.LegacyAnalyzer{},
 		onnx.Analyzer{},
+		tensorflow.SavedModelAnalyzer{}, // saved_model.pb
+		tensorflow.GraphDefAnalyzer{},   // frozen *.pb
+		tensorflow.CheckpointAnalyzer{}, // variables/ index and data shards, fingerprint.pb, checkpoint
 		picklefile.Analyzer{},
 	}
 }

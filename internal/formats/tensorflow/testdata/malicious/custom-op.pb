@@ -1,0 +1,9 @@
+
+
+xPlaceholder*
+dtype0
+
+mine
+MyCustomOpx
+
+yRelumine"í
