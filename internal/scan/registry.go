@@ -9,9 +9,11 @@ import (
 	"github.com/modelgate/modelgate/internal/formats/onnx"
 	"github.com/modelgate/modelgate/internal/formats/picklefile"
 	"github.com/modelgate/modelgate/internal/formats/pytorch"
+	"github.com/modelgate/modelgate/internal/formats/safetensors"
 	"github.com/modelgate/modelgate/internal/formats/sevenzip"
 	"github.com/modelgate/modelgate/internal/formats/tarfile"
 	"github.com/modelgate/modelgate/internal/formats/tensorflow"
+	"github.com/modelgate/modelgate/internal/formats/tflite"
 	"github.com/modelgate/modelgate/internal/formats/ziparchive"
 )
 
@@ -23,6 +25,9 @@ import (
 // analyzer.Analyzer, and add it here.
 func Registry() []analyzer.Analyzer {
 	return []analyzer.Analyzer{
+		// safetensors first: a valid header length can look like a zlib
+		// header or a PROTO opcode.
+		safetensors.Analyzer{},
 		compress.Analyzer{},
 		ziparchive.Analyzer{},
 		hfconfig.Analyzer{},
@@ -35,6 +40,7 @@ func Registry() []analyzer.Analyzer {
 		tensorflow.SavedModelAnalyzer{}, // saved_model.pb
 		tensorflow.GraphDefAnalyzer{},   // frozen *.pb
 		tensorflow.CheckpointAnalyzer{}, // variables/ index and data shards, fingerprint.pb, checkpoint
+		tflite.Analyzer{},
 		picklefile.Analyzer{},
 	}
 }
