@@ -76,3 +76,25 @@ func (d *Document) Verdict() Verdict {
 	}
 	return Pass
 }
+
+// String is the verdict's name in reports: pass, fail or incomplete.
+func (v Verdict) String() string {
+	switch v {
+	case Fail:
+		return "fail"
+	case Incomplete:
+		return "incomplete"
+	}
+	return "pass"
+}
+
+// FileVerdict applies the document's threshold to one file.
+func (d *Document) FileVerdict(f scan.FileResult) Verdict {
+	if m, ok := finding.Max(f.Findings); ok && m >= d.FailOn {
+		return Fail
+	}
+	if len(f.Errors) > 0 {
+		return Incomplete
+	}
+	return Pass
+}

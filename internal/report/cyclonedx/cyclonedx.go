@@ -111,7 +111,7 @@ func build(d *report.Document, timestamp string) *cdx.BOM {
 	}
 	meta = append(meta,
 		cdx.Property{Name: PropFailOn, Value: d.FailOn.String()},
-		cdx.Property{Name: PropVerdict, Value: verdictName(d.Verdict())})
+		cdx.Property{Name: PropVerdict, Value: d.Verdict().String()})
 	bom.Metadata = &cdx.Metadata{
 		Timestamp: timestamp,
 		Tools: &cdx.ToolsChoice{Components: &[]cdx.Component{{
@@ -165,7 +165,7 @@ func component(d *report.Document, f scan.FileResult, ref string) cdx.Component 
 	props = append(props,
 		cdx.Property{Name: PropPath, Value: f.Path},
 		cdx.Property{Name: PropSize, Value: strconv.FormatInt(f.Size, 10)},
-		cdx.Property{Name: PropVerdict, Value: fileVerdict(d, f)})
+		cdx.Property{Name: PropVerdict, Value: d.FileVerdict(f).String()})
 	for _, e := range f.Errors {
 		props = append(props, cdx.Property{Name: PropError, Value: e})
 	}
@@ -249,27 +249,6 @@ func severity(s finding.Severity) cdx.Severity {
 		return cdx.SeverityInfo
 	}
 	return cdx.SeverityUnknown
-}
-
-// fileVerdict applies the document's threshold to one file.
-func fileVerdict(d *report.Document, f scan.FileResult) string {
-	if m, ok := finding.Max(f.Findings); ok && m >= d.FailOn {
-		return "fail"
-	}
-	if len(f.Errors) > 0 {
-		return "incomplete"
-	}
-	return "pass"
-}
-
-func verdictName(v report.Verdict) string {
-	switch v {
-	case report.Fail:
-		return "fail"
-	case report.Incomplete:
-		return "incomplete"
-	}
-	return "pass"
 }
 
 // fileName is the last element of a local path or a URI.

@@ -89,7 +89,7 @@ func Write(w io.Writer, d *report.Document) error {
 	}
 	s := d.Summarize()
 	out.Summary = summary{Files: s.Files, MaxSeverity: "none", Findings: map[string]int{}, Incomplete: s.Incomplete, Suppressed: s.Suppressed,
-		Verdict: verdictName(d.Verdict()), FailOn: d.FailOn.String()}
+		Verdict: d.Verdict().String(), FailOn: d.FailOn.String()}
 	if s.HasFindings {
 		out.Summary.MaxSeverity = s.MaxSeverity.String()
 	}
@@ -100,14 +100,4 @@ func Write(w io.Writer, d *report.Document) error {
 	enc.SetIndent("", "  ")
 	enc.SetEscapeHTML(false)
 	return enc.Encode(out)
-}
-
-func verdictName(v report.Verdict) string {
-	switch v {
-	case report.Fail:
-		return "fail"
-	case report.Incomplete:
-		return "incomplete"
-	}
-	return "pass"
 }
