@@ -255,7 +255,7 @@ func Write(w io.Writer, d *report.Document, root string) error {
 		}
 	}
 	v := d.Verdict()
-	inv.ExitCode, inv.ExitCodeDescription = int(v), verdictName(v)
+	inv.ExitCode, inv.ExitCodeDescription = int(v), v.String()
 	r.Invocations = []invocation{inv}
 	if len(r.Properties) == 0 {
 		r.Properties = nil
@@ -489,13 +489,3 @@ func pascal(id string) string {
 var mdEscaper = strings.NewReplacer(`\`, `\\`, "`", "\\`", "*", `\*`, "_", `\_`, "[", `\[`, "]", `\]`, "<", `\<`, ">", `\>`)
 
 func markdownEscape(s string) string { return mdEscaper.Replace(s) }
-
-func verdictName(v report.Verdict) string {
-	switch v {
-	case report.Fail:
-		return "fail"
-	case report.Incomplete:
-		return "incomplete"
-	}
-	return "pass"
-}
