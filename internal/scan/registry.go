@@ -5,6 +5,7 @@ import (
 	"github.com/modelgate/modelgate/internal/formats/compress"
 	"github.com/modelgate/modelgate/internal/formats/hfconfig"
 	"github.com/modelgate/modelgate/internal/formats/joblib"
+	"github.com/modelgate/modelgate/internal/formats/keras"
 	"github.com/modelgate/modelgate/internal/formats/numpy"
 	"github.com/modelgate/modelgate/internal/formats/onnx"
 	"github.com/modelgate/modelgate/internal/formats/picklefile"
@@ -34,6 +35,7 @@ func Registry() []analyzer.Analyzer {
 		tarfile.Analyzer{},
 		sevenzip.Analyzer{},
 		numpy.Analyzer{},
+		keras.H5Analyzer{}, // after tarfile: a tar whose first member is .h5 has the signature at 512
 		joblib.ZFileAnalyzer{},
 		pytorch.LegacyAnalyzer{},
 		onnx.Analyzer{},

@@ -15,6 +15,7 @@ import (
 
 	"github.com/modelgate/modelgate/internal/analyzer"
 	"github.com/modelgate/modelgate/internal/finding"
+	"github.com/modelgate/modelgate/internal/formats/keras"
 	"github.com/modelgate/modelgate/internal/formats/pytorch"
 	"github.com/modelgate/modelgate/internal/formats/zipfile"
 	"github.com/modelgate/modelgate/internal/knowledge"
@@ -69,16 +70,25 @@ func (Analyzer) Analyze(_ context.Context, in analyzer.Input, lim analyzer.Limit
 	}
 	z := &zipRun{arc: arc, in: in, lim: lim, out: out}
 	layout, isTorch := pytorch.DetectZip(names)
+	isKeras := keras.IsArchive(names)
 	switch {
 	case isTorch:
 		out.Format = layout.Format
 		errs = append(errs, z.torch(layout)...)
+	case isKeras:
+		// Keras v3: every member (weights .h5/.npz, assets) goes to the
+		// engine; config.json and metadata.json are checked below.
+		out.Format = "keras"
+		errs = append(errs, z.all()...)
 	case isNPZ(names):
 		out.Format = "npz"
 		errs = append(errs, z.all()...)
 	default:
 		errs = append(errs, z.all()...)
 	}
+	// keras.models.load_model reads config.json from any zip it is given,
+	// so a Keras config is checked whatever else the archive looks like.
+	errs = append(errs, z.keras(isKeras)...)
 	out.Add(finding.Finding{RuleID: knowledge.RuleFormatSummary, Severity: finding.Info, Offset: finding.NoOffset,
 		Message: z.summary(out.Format, layout)})
 	return errors.Join(errs...)
@@ -139,6 +149,30 @@ func (z *zipRun) all() []error {
 		}
 		if err := z.nested(e, false); err != nil {
 			errs = append(errs, err)
+		}
+	}
+	return errs
+}
+
+// keras hands root config.json and metadata.json members (every copy) to
+// the Keras checker; outside a Keras archive only a config.json that is a
+// Keras model config is reported on.
+func (z *zipRun) keras(isKeras bool) []error {
+	var errs []error
+	for _, e := range z.arc.Entries {
+		if !keras.IsArchiveConfig(e.Name) || !isKeras && e.Name != "config.json" {
+			continue
+		}
+		rc, err := z.arc.Open(e)
+		if err == nil {
+			var data []byte
+			data, err = io.ReadAll(io.LimitReader(rc, keras.MaxConfig+1))
+			if err == nil {
+				err = keras.CheckArchiveMember(e.Name, data, isKeras, z.out)
+			}
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("member %q: %w", e.Name, err))
 		}
 	}
 	return errs
@@ -284,6 +318,8 @@ func (z *zipRun) summary(format string, l pytorch.ZipLayout) string {
 		return s
 	case "npz":
 		return fmt.Sprintf("NumPy npz archive, %d arrays", z.members)
+	case "keras":
+		return fmt.Sprintf("Keras v3 archive, %d members", z.members)
 	}
 	return fmt.Sprintf("zip archive, %d members", z.members)
 }
