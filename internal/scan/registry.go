@@ -3,6 +3,7 @@ package scan
 import (
 	"github.com/modelgate/modelgate/internal/analyzer"
 	"github.com/modelgate/modelgate/internal/formats/compress"
+	"github.com/modelgate/modelgate/internal/formats/gguf"
 	"github.com/modelgate/modelgate/internal/formats/hfconfig"
 	"github.com/modelgate/modelgate/internal/formats/joblib"
 	"github.com/modelgate/modelgate/internal/formats/keras"
@@ -35,6 +36,7 @@ func Registry() []analyzer.Analyzer {
 		tarfile.Analyzer{},
 		sevenzip.Analyzer{},
 		numpy.Analyzer{},
+		gguf.Analyzer{},
 		keras.H5Analyzer{}, // after tarfile: a tar whose first member is .h5 has the signature at 512
 		joblib.ZFileAnalyzer{},
 		pytorch.LegacyAnalyzer{},
