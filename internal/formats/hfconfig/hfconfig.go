@@ -20,6 +20,7 @@ import (
 
 	"github.com/modelgate/modelgate/internal/analyzer"
 	"github.com/modelgate/modelgate/internal/finding"
+	"github.com/modelgate/modelgate/internal/formats/gguf"
 	"github.com/modelgate/modelgate/internal/knowledge"
 )
 
@@ -46,9 +47,14 @@ type Analyzer struct{}
 // Format implements analyzer.Analyzer.
 func (Analyzer) Format() string { return "hf-config" }
 
-// Match takes the known config names whose content is a JSON object.
+// Match takes the known config names whose content is a JSON object, and
+// chat_template.jinja files.
 func (Analyzer) Match(name string, head []byte) bool {
-	return configNames[strings.ToLower(baseName(name))] && bytes.HasPrefix(bytes.TrimLeft(head, " \t\r\n\ufeff"), []byte("{"))
+	base := strings.ToLower(baseName(name))
+	if base == "chat_template.jinja" {
+		return true
+	}
+	return configNames[base] && bytes.HasPrefix(bytes.TrimLeft(head, " \t\r\n\ufeff"), []byte("{"))
 }
 
 func baseName(p string) string {
@@ -67,9 +73,19 @@ func (Analyzer) Analyze(_ context.Context, in analyzer.Input, _ analyzer.Limits,
 	if err != nil {
 		return fmt.Errorf("read %s: %w", in.Name, err)
 	}
+	if strings.EqualFold(baseName(in.Name), "chat_template.jinja") {
+		out.Format = "hf-chat-template"
+		templateFindings(out, "chat_template.jinja", string(raw))
+		return nil
+	}
 	var cfg map[string]json.RawMessage
 	if err := json.Unmarshal(raw, &cfg); err != nil {
 		return fmt.Errorf("%s is not a JSON object: %w", in.Name, err)
+	}
+	// Tokenizer configs carry the chat template servers render with Jinja:
+	// the same injection as in GGUF files (CVE-2024-34359).
+	for name, text := range chatTemplates(cfg["chat_template"]) {
+		templateFindings(out, name, text)
 	}
 	entries := autoMap(cfg["auto_map"])
 	out.Add(finding.Finding{RuleID: knowledge.RuleFormatSummary, Severity: finding.Info, Offset: finding.NoOffset,
@@ -219,4 +235,36 @@ func scanCode(r io.Reader) ([]string, int) {
 		}
 	}
 	return quotes, n
+}
+
+// chatTemplates reads "chat_template": a string, or a list of
+// {"name": ..., "template": ...}.
+func chatTemplates(raw json.RawMessage) map[string]string {
+	out := map[string]string{}
+	if len(raw) == 0 {
+		return out
+	}
+	var one string
+	if json.Unmarshal(raw, &one) == nil {
+		out["chat_template"] = one
+		return out
+	}
+	var many []struct {
+		Name     string `json:"name"`
+		Template string `json:"template"`
+	}
+	if json.Unmarshal(raw, &many) == nil {
+		for _, t := range many {
+			out["chat_template."+t.Name] = t.Template
+		}
+	}
+	return out
+}
+
+// templateFindings checks one chat template with the GGUF template checker.
+func templateFindings(out *analyzer.Output, name, text string) {
+	for _, is := range gguf.CheckTemplate(text) {
+		out.Add(finding.Finding{RuleID: is.Rule, Severity: is.Severity, Offset: finding.NoOffset,
+			Message: name + ": " + is.Message, Evidence: is.Evidence})
+	}
 }

@@ -2,6 +2,7 @@ package hfconfig_test
 
 import (
 	"context"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -102,4 +103,41 @@ func TestPlainConfigIsClean(t *testing.T) {
 			t.Errorf("%s: format %s, findings %+v, errors %v", name, r.Format, r.Findings, r.Errors)
 		}
 	}
+}
+
+func TestChatTemplates(t *testing.T) {
+	evil := `{% for x in ().__class__.__base__.__subclasses__() %}{{ x.__init__.__globals__['os'].popen('id') }}{% endfor %}`
+	chatml := `{% for message in messages %}{{'<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n'}}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}`
+	for _, tc := range []struct {
+		name  string
+		files map[string]string
+		file  string
+		bad   bool
+	}{
+		{"injection in tokenizer_config.json", map[string]string{"tokenizer_config.json": `{"chat_template": ` + quote(evil) + `}`}, "tokenizer_config.json", true},
+		{"named templates", map[string]string{"tokenizer_config.json": `{"chat_template": [{"name": "default", "template": ` + quote(chatml) + `}, {"name": "tool_use", "template": ` + quote(evil) + `}]}`}, "tokenizer_config.json", true},
+		{"chat_template.jinja", map[string]string{"chat_template.jinja": evil}, "chat_template.jinja", true},
+		{"ChatML is clean", map[string]string{"tokenizer_config.json": `{"chat_template": ` + quote(chatml) + `}`, "chat_template.jinja": chatml}, "tokenizer_config.json", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			res := scanDir(t, repo(t, tc.files))
+			r := res[tc.file]
+			worst, _ := finding.Max(r.Findings)
+			if tc.bad != (worst >= finding.High) || len(r.Errors) > 0 {
+				t.Errorf("worst %s, findings %+v errors %v", worst, r.Findings, r.Errors)
+			}
+			if !tc.bad {
+				for name, rr := range res {
+					if w, _ := finding.Max(rr.Findings); w >= finding.Medium {
+						t.Errorf("%s: %+v", name, rr.Findings)
+					}
+				}
+			}
+		})
+	}
+}
+
+func quote(s string) string {
+	b, _ := json.Marshal(s)
+	return string(b)
 }
