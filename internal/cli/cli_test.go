@@ -339,3 +339,14 @@ func TestPolicySuppression(t *testing.T) {
 		t.Errorf("policy init over an existing file: exit %d", r.code)
 	}
 }
+
+func TestPolicyDisabledFormatNested(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "modelgate.yaml")
+	if err := os.WriteFile(p, []byte("version: 1\nformats:\n  disabled: [pickle]\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := run(t, nil, false, "scan", "--policy", p, "--format", "json", filepath.Join(fixtures, "malicious/24-compressed.pkl.gz"))
+	if r.code != cli.ExitIncomplete || !strings.Contains(r.stdout, "format pickle disabled by policy") || strings.Contains(r.stdout, "PICKLE-DANGEROUS-CALL") {
+		t.Errorf("exit %d\n%s", r.code, r.stdout)
+	}
+}

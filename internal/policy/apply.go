@@ -2,6 +2,7 @@ package policy
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -38,8 +39,13 @@ func (p *Policy) Apply(doc *report.Document, now time.Time) {
 	for i := range doc.Files {
 		f := &doc.Files[i]
 		if !p.FormatEnabled(f.Format) {
+			// The engine already refuses disabled formats at every level;
+			// this covers documents built without it.
+			msg := fmt.Sprintf("format %s disabled by policy: not analysed", f.Format)
 			f.Findings = nil
-			f.Errors = append(f.Errors, fmt.Sprintf("format %s disabled by policy: not analysed", f.Format))
+			if !slices.Contains(f.Errors, msg) {
+				f.Errors = append(f.Errors, msg)
+			}
 			continue
 		}
 		var sups []*Suppression

@@ -57,6 +57,10 @@ type Engine struct {
 	// Progress, if set, is called after each file with the files done and
 	// the total.
 	Progress func(done, total int)
+	// FormatEnabled, if set, says whether a format may be analysed (the
+	// policy's formats section). A disabled format is refused at every
+	// nesting level: its input is reported as not analysed.
+	FormatEnabled func(format string) bool
 }
 
 // New returns an engine with every registered analyser and default limits.
@@ -327,11 +331,22 @@ type state struct {
 // analyze runs one analyser on one input and recurses into nested inputs.
 // It returns the format id.
 func (s *state) analyze(ctx context.Context, a analyzer.Analyzer, in analyzer.Input, member string) string {
+	if !s.enabled(a.Format(), member) {
+		return a.Format()
+	}
 	var out analyzer.Output
 	err := a.Analyze(ctx, in, s.engine.Limits, &out)
 	format := out.Format
 	if format == "" {
 		format = a.Format()
+	}
+	if format != a.Format() && !s.enabled(format, member) {
+		for _, n := range out.Nested {
+			if n.Close != nil {
+				n.Close()
+			}
+		}
+		return format
 	}
 	for _, f := range out.Findings {
 		f.Member = joinMember(member, f.Member)
@@ -382,6 +397,15 @@ func (s *state) nested(ctx context.Context, parent analyzer.Input, n analyzer.Ne
 		return
 	}
 	s.analyze(ctx, a, in, member)
+}
+
+// enabled applies the policy's formats section, recording a refusal.
+func (s *state) enabled(format, member string) bool {
+	if s.engine.FormatEnabled == nil || s.engine.FormatEnabled(format) {
+		return true
+	}
+	s.res.Errors = append(s.res.Errors, prefixMember(member, fmt.Sprintf("format %s disabled by policy: not analysed", format)))
+	return false
 }
 
 // joinMember builds the member chain; "!" separates nesting levels so that

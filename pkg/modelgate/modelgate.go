@@ -165,6 +165,7 @@ func Scan(ctx context.Context, inputs []string, opts Options) (*Report, error) {
 			return nil, fmt.Errorf("modelgate: the policy's suppressions are pinned to SHA-256 digests; they cannot apply without them")
 		}
 		p.ApplyLimits(&eng.Limits)
+		eng.FormatEnabled = p.FormatEnabled
 		failOn = p.Threshold()
 		opts.CacheSalt += "|policy " + p.Hash()
 	}
