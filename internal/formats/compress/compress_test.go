@@ -206,3 +206,10 @@ func TestZstdWindowCapped(t *testing.T) {
 		t.Fatalf("huge window: err = %v", err)
 	}
 }
+
+func TestCompressedFinding(t *testing.T) {
+	out, err := analyze(t, gz(t, []byte("payload"), "m.pkl"), analyzer.DefaultLimits())
+	if err != nil || len(out.Findings) != 1 || out.Findings[0].RuleID != "FORMAT-COMPRESSED" || out.Findings[0].Severity != 0 {
+		t.Errorf("err %v findings %+v", err, out.Findings)
+	}
+}

@@ -107,3 +107,25 @@ func FuzzReadHeader(f *testing.F) {
 		numpy.ReadHeader(bytes.NewReader(data), int64(len(data)))
 	})
 }
+
+func TestOversizedHeaderIsReported(t *testing.T) {
+	long := "{'descr': '<f8', 'fortran_order': False, 'shape': (1,), 'x': '" + strings.Repeat("a", 12000) + "', }"
+	has := func(file []byte) bool {
+		out, err := analyze(t, file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range out.Findings {
+			if f.RuleID == "NPY-HEADER" {
+				return true
+			}
+		}
+		return false
+	}
+	if !has(npy(2, long, make([]byte, 8))) {
+		t.Error("no NPY-HEADER for a header NumPy refuses by default")
+	}
+	if has(npy(1, "{'descr': '<f8', 'fortran_order': False, 'shape': (1,), }", make([]byte, 8))) {
+		t.Error("NPY-HEADER on a normal header")
+	}
+}

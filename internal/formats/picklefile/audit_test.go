@@ -196,3 +196,49 @@ func TestCallHiddenByFrameIsFound(t *testing.T) {
 		t.Errorf("clean framed pickle: %q", g)
 	}
 }
+
+// Every anomaly the VM reports reaches the report under its rule id, and a
+// clean stream carries none of them.
+func TestAnomalyRules(t *testing.T) {
+	small := pickle.DefaultLimits()
+	small.MaxStack = 8
+	clean := pt.New().Proto(4).Frame(3).Int(1).Raw('.').Bytes()
+	for _, tc := range []struct {
+		rule string
+		data []byte
+		lim  *pickle.Limits
+	}{
+		{"PICKLE-NONSTRING-GLOBAL", pt.New().Proto(4).ShortBytes("os").ShortBytes("getcwd").StackGlobal().Stop().Bytes(), nil},
+		{"PICKLE-MEMO-MISS", pt.New().Proto(2).Get(3).Stop().Bytes(), nil},
+		{"PICKLE-FRAME-DIVERGENCE", pt.New().Proto(4).Frame(3).Str("abcdefg").Stop().Bytes(), nil},
+		{"PICKLE-TRAILING-DATA", append(pt.New().Proto(2).Int(1).Stop().Bytes(), 0, 0, 0), nil},
+		{"PICKLE-LOADER-ERROR", pt.New().Proto(2).Pop().Int(1).Stop().Bytes(), nil},
+		{"PICKLE-MALFORMED", pt.New().Proto(2).Int(1).Raw(0xff).Bytes(), nil},
+		{"PICKLE-LIMIT", append(pt.New().Int(1).Bytes(), bytes.Repeat([]byte{'2'}, 20)...), &small},
+		{"PICKLE-DUPLICATE-PROTO", pt.New().Proto(2).Proto(2).Int(1).Stop().Bytes(), nil},
+		{"PICKLE-PERSISTENT-ID", pt.New().Proto(2).Str("key").Raw('Q').Stop().Bytes(), nil},
+		{"PICKLE-OLD-PROTOCOL", pt.New().Int(1).Stop().Bytes(), nil},
+		{"PICKLE-MULTIPLE", append(pt.New().Proto(2).Int(1).Stop().Bytes(), pt.New().Proto(2).Int(2).Stop().Bytes()...), nil},
+	} {
+		t.Run(tc.rule, func(t *testing.T) {
+			lim := pickle.DefaultLimits()
+			if tc.lim != nil {
+				lim = *tc.lim
+			}
+			has := func(data []byte) bool {
+				for _, f := range picklefile.Run(bytes.NewReader(data), 0, int64(len(data)), picklefile.Options{Limits: lim}).Findings {
+					if f.RuleID == tc.rule {
+						return true
+					}
+				}
+				return false
+			}
+			if !has(tc.data) {
+				t.Errorf("no %s finding", tc.rule)
+			}
+			if has(clean) {
+				t.Errorf("%s on a clean stream", tc.rule)
+			}
+		})
+	}
+}

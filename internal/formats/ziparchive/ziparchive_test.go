@@ -4,6 +4,7 @@ import (
 	"archive/zip"
 	"bytes"
 	"context"
+	"encoding/binary"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -160,5 +161,84 @@ func TestDeflateBombIsCapped(t *testing.T) {
 	}
 	if _, ok := got["PICKLE-DANGEROUS-CALL"]; !ok {
 		t.Errorf("payload lost: %+v", r.Findings)
+	}
+}
+
+// offsets of every header signature, for damaging archives.
+func sigs(data []byte, sig uint32) []int {
+	var out []int
+	for i := 0; i+4 <= len(data); i++ {
+		if binary.LittleEndian.Uint32(data[i:]) == sig {
+			out = append(out, i)
+		}
+	}
+	return out
+}
+
+// Every zip anomaly reaches the report under its rule id, and a clean
+// PyTorch archive carries none of them.
+func TestZipAnomalyRules(t *testing.T) {
+	clean := func() []byte {
+		return build(t, member{"archive/data.pkl", benign, zip.Store}, member{"archive/version", []byte("3\n"), zip.Store})
+	}
+	for _, tc := range []struct {
+		rule   string
+		damage func(d []byte) []byte
+	}{
+		{"ZIP-DUPLICATE-NAME", func([]byte) []byte {
+			return build(t, member{"archive/data.pkl", benign, zip.Store}, member{"archive/DATA.PKL", benign, zip.Store})
+		}},
+		{"ZIP-NAME-MISMATCH", func(d []byte) []byte { d[sigs(d, 0x04034b50)[0]+30+8] = 'X'; return d }},
+		{"ZIP-HEADER-MISMATCH", func(d []byte) []byte {
+			l := sigs(d, 0x04034b50)[0]
+			binary.LittleEndian.PutUint16(d[l+6:], 0) // drop the data-descriptor flag: local sizes (0) now count
+			return d
+		}},
+		{"ZIP-FLAGS", func(d []byte) []byte { binary.LittleEndian.PutUint16(d[sigs(d, 0x02014b50)[0]+8:], 0x41); return d }},
+		{"ZIP-OVERLAP", func(d []byte) []byte {
+			c := sigs(d, 0x02014b50)
+			binary.LittleEndian.PutUint32(d[c[1]+42:], binary.LittleEndian.Uint32(d[c[0]+42:]))
+			return d
+		}},
+		{"ZIP-PREFIX-DATA", func(d []byte) []byte {
+			// The end record's directory offset disagrees with where the
+			// directory is: data was prepended, or the offsets lie.
+			e := sigs(d, 0x06054b50)[0]
+			binary.LittleEndian.PutUint32(d[e+16:], binary.LittleEndian.Uint32(d[e+16:])-10)
+			return d
+		}},
+		{"ZIP-NO-CENTRAL-DIRECTORY", func(d []byte) []byte { return d[:sigs(d, 0x02014b50)[0]] }},
+		{"ZIP-BAD-LOCAL-HEADER", func(d []byte) []byte {
+			binary.LittleEndian.PutUint32(d[sigs(d, 0x02014b50)[1]+42:], 3)
+			return d
+		}},
+		{"ZIP-METHOD", func(d []byte) []byte { binary.LittleEndian.PutUint16(d[sigs(d, 0x02014b50)[1]+10:], 93); return d }},
+		{"ZIP-CRC-MISMATCH", func(d []byte) []byte {
+			binary.LittleEndian.PutUint32(d[sigs(d, 0x02014b50)[0]+16:], 0xdeadbeef)
+			return d
+		}},
+	} {
+		t.Run(tc.rule, func(t *testing.T) {
+			if _, ok := rules(scanBytes(t, tc.damage(clean())))[tc.rule]; !ok {
+				t.Errorf("no %s finding", tc.rule)
+			}
+			if _, ok := rules(scanBytes(t, clean()))[tc.rule]; ok {
+				t.Errorf("%s on a clean archive", tc.rule)
+			}
+		})
+	}
+}
+
+func TestTorchScriptSetstate(t *testing.T) {
+	code := func(src string) scan.FileResult {
+		return scanBytes(t, build(t, member{"archive/data.pkl", benign, zip.Store}, member{"archive/constants.pkl", benign, zip.Store},
+			member{"archive/code/__torch__/m.py", []byte(src), zip.Store}))
+	}
+	f, ok := rules(code("class M(Module):\n  def __setstate__(self, state):\n    _0 = torch.from_file(\"marker\", True, 1)\n"))["TORCH-TORCHSCRIPT-SETSTATE"]
+	if !ok || f.Severity != finding.High || !strings.Contains(f.Evidence, "torch.from_file") {
+		t.Errorf("finding %+v", f)
+	}
+	if _, ok := rules(code("class M(Module):\n  def forward(self, x):\n    return x\n"))["TORCH-TORCHSCRIPT-SETSTATE"]; ok {
+		t.Error("forward-only TorchScript reported")
 	}
 }
