@@ -3,6 +3,7 @@ package picklefile
 import (
 	"context"
 	"fmt"
+	"io"
 	"strings"
 
 	"github.com/modelgate/modelgate/internal/analyzer"
@@ -32,6 +33,15 @@ func (Analyzer) Analyze(_ context.Context, in analyzer.Input, lim analyzer.Limit
 	out.Findings = append(out.Findings, au.Findings...)
 	out.Nested = append(out.Nested, au.Nested...)
 	out.Imports = append(out.Imports, au.Imports...)
+	// Bytes after the last pickle are what another reader of the file sees:
+	// a zip appended to a pickle is a zip to zipfile-based loaders (Keras,
+	// many tools) while pickle.load sees only the pickle. Sniff them too.
+	// ("PK" decodes as PERSID: the appended archive may look like a broken
+	// further pickle, so start from the end of the last complete one.)
+	if end := completeEnd(au.Result); end > 0 && end < in.Size {
+		out.Nested = append(out.Nested, analyzer.Nested{Name: fmt.Sprintf("trailing-data@%d", end),
+			R: io.NewSectionReader(in.R, end, in.Size-end), Size: in.Size - end, Optional: true})
+	}
 	if arrays.Arrays+arrays.ObjectArray > 0 {
 		out.Format = "joblib"
 		out.Add(finding.Finding{RuleID: knowledge.RuleFormatSummary, Severity: finding.Info, Offset: finding.NoOffset,
@@ -49,4 +59,14 @@ func (Analyzer) Analyze(_ context.Context, in analyzer.Input, lim analyzer.Limit
 				n, strings.Join(arrays.Sidecars[:min(n, 8)], ", "))})
 	}
 	return au.Result.Err
+}
+
+// completeEnd is where the last complete pickle ends, or 0.
+func completeEnd(res *pickle.Result) int64 {
+	for i := len(res.Pickles) - 1; i >= 0; i-- {
+		if res.Pickles[i].Complete {
+			return res.Pickles[i].End
+		}
+	}
+	return 0
 }

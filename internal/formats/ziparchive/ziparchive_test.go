@@ -242,3 +242,17 @@ func TestTorchScriptSetstate(t *testing.T) {
 		t.Error("forward-only TorchScript reported")
 	}
 }
+
+// A zip appended to a harmless pickle: pickle.load sees the pickle, zipfile
+// (Keras and many tools) sees the archive. Both are analysed.
+func TestZipBehindAPickle(t *testing.T) {
+	data := append(append([]byte{}, benign...), build(t, member{"config.json", []byte("{}"), zip.Store}, member{"payload.pkl", evil, zip.Store})...)
+	r := scanBytes(t, data)
+	got := rules(r)
+	if _, ok := got["PICKLE-MALFORMED"]; !ok { // "PK" reads as PERSID: a broken further pickle
+		t.Errorf("no finding about the bytes after the pickle: %+v", r.Findings)
+	}
+	if f, ok := got["PICKLE-DANGEROUS-CALL"]; !ok || !strings.Contains(f.Member, "payload.pkl") {
+		t.Errorf("the appended archive was not analysed: %+v", r.Findings)
+	}
+}
