@@ -213,7 +213,7 @@ func (Analyzer) Analyze(ctx context.Context, in analyzer.Input, lim analyzer.Lim
 	// with 0x08, which is not a pickle opcode, so this costs them nothing.
 	head := make([]byte, min(int64(analyzer.HeadSize), in.Size))
 	if n, _ := in.R.ReadAt(head, 0); n == len(head) && pickle.Sniff(head) {
-		au := picklefile.Run(in.R, 0, in.Size, picklefile.Options{Limits: lim.Pickle})
+		au := picklefile.Run(in.R, 0, in.Size, picklefile.Options{Limits: lim.Pickle, Catalogue: lim.Catalogue})
 		out.Findings = append(out.Findings, au.Findings...)
 		out.Nested = append(out.Nested, au.Nested...)
 		out.Add(finding.Finding{RuleID: knowledge.RuleFormatSummary, Severity: finding.Medium, Offset: 0,

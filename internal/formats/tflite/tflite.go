@@ -24,7 +24,7 @@ import (
 
 	"github.com/modelgate/modelgate/internal/analyzer"
 	"github.com/modelgate/modelgate/internal/finding"
-	"github.com/modelgate/modelgate/internal/formats/safetensors"
+	"github.com/modelgate/modelgate/internal/formats/picklefile"
 	"github.com/modelgate/modelgate/internal/knowledge"
 )
 
@@ -105,7 +105,7 @@ func (Analyzer) Match(_ string, head []byte) bool {
 // (a string argument), and a pickle claimed as TFLite must not escape the
 // pickle audit.
 func (Analyzer) Analyze(_ context.Context, in analyzer.Input, lim analyzer.Limits, out *analyzer.Output) error {
-	if pr := safetensors.ReadAsPickle(in.R, in.Size, lim.Pickle); len(pr.Acts) > 0 {
+	if pr := picklefile.ReadAsPickle(in.R, in.Size, picklefile.Options{Limits: lim.Pickle, Catalogue: lim.Catalogue}); len(pr.Acts) > 0 {
 		out.Findings = append(out.Findings, pr.Audit.Findings...)
 		out.Nested = append(out.Nested, pr.Audit.Nested...)
 	}
