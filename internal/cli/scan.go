@@ -38,7 +38,7 @@ func runScan(ctx context.Context, args []string, env *Env) (int, error) {
 	}
 	if len(paths) == 0 {
 		fs.Usage()
-		return ExitIncomplete, usagef("scan needs at least one PATH (a file, a directory, or - for stdin)")
+		return ExitIncomplete, usagef("scan needs at least one PATH (a file, a directory, - for stdin, hf://org/name[@rev] or an https:// URL)")
 	}
 	threshold, err := finding.ParseSeverity(*failOn)
 	if err != nil {
@@ -65,6 +65,11 @@ func runScan(ctx context.Context, args []string, env *Env) (int, error) {
 	}
 	opts := modelgate.DefaultOptions()
 	opts.FailOn, opts.NoDigest, opts.ToolVersion, opts.Policy = threshold, *noDigest, Version, pol
+	opts.HubEndpoint = env.Getenv("HF_ENDPOINT")
+	opts.HubToken = env.Getenv("HF_TOKEN")
+	if opts.HubToken == "" {
+		opts.HubToken = env.Getenv("HUGGING_FACE_HUB_TOKEN")
+	}
 	if *cacheDir != "" && !*noCache && !*noDigest {
 		opts.CacheDir, opts.CacheSalt = *cacheDir, cacheSalt(*noDigest)
 	}

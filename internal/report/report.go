@@ -20,6 +20,23 @@ type Document struct {
 	// canonical form, and where it came from); empty without one.
 	PolicyHash   string
 	PolicySource string
+	// Sources are the remote inputs (Hub repositories, URLs), each with
+	// the range of Files that came from it.
+	Sources []Source
+}
+
+// Source is a remote input and the files it contributed: Files[Start:End].
+type Source struct {
+	scan.Source
+	Start, End int
+}
+
+// SummarizeSource computes the summary of one source's files.
+func (d *Document) SummarizeSource(s Source) Summary { return summarize(d.Files[s.Start:s.End]) }
+
+// SourceVerdict applies the threshold to one source's files.
+func (d *Document) SourceVerdict(s Source) Verdict {
+	return verdictOf(summarize(d.Files[s.Start:s.End]), d.FailOn)
 }
 
 // Summary counts what the document contains.
@@ -33,9 +50,11 @@ type Summary struct {
 }
 
 // Summarize computes the summary.
-func (d *Document) Summarize() Summary {
-	s := Summary{Files: len(d.Files), Counts: map[finding.Severity]int{}}
-	for _, f := range d.Files {
+func (d *Document) Summarize() Summary { return summarize(d.Files) }
+
+func summarize(files []scan.FileResult) Summary {
+	s := Summary{Files: len(files), Counts: map[finding.Severity]int{}}
+	for _, f := range files {
 		for _, x := range f.Findings {
 			if x.Suppression != nil {
 				s.Suppressed++
@@ -66,9 +85,10 @@ const (
 
 // Verdict applies the threshold: a failing finding wins over an incomplete
 // analysis, because what was found is already enough to refuse the file.
-func (d *Document) Verdict() Verdict {
-	s := d.Summarize()
-	if s.HasFindings && s.MaxSeverity >= d.FailOn {
+func (d *Document) Verdict() Verdict { return verdictOf(d.Summarize(), d.FailOn) }
+
+func verdictOf(s Summary, failOn finding.Severity) Verdict {
+	if s.HasFindings && s.MaxSeverity >= failOn {
 		return Fail
 	}
 	if s.Incomplete > 0 {

@@ -145,6 +145,15 @@ var skipExtensions = map[string]bool{
 	".gitignore": true, ".log": true, ".pdf": true, ".pyc": true,
 }
 
+// Optional reports whether a file met in a repository (a directory walk, a
+// Hub listing) is passed over when no analyser recognises its content: its
+// extension or name says documentation, source or data, not a model.
+func Optional(name string) bool {
+	base := path.Base(name)
+	return skipExtensions[strings.ToLower(path.Ext(base))] || strings.HasPrefix(base, ".") ||
+		strings.EqualFold(base, "LICENSE") || strings.EqualFold(base, "README")
+}
+
 func (e *Engine) expand(p string) []job {
 	if p == "-" {
 		return []job{{path: p}}
@@ -171,10 +180,7 @@ func (e *Engine) expand(p string) []job {
 		if !d.Type().IsRegular() {
 			return nil // symlinks and devices are not followed
 		}
-		name := d.Name()
-		optional := skipExtensions[strings.ToLower(filepath.Ext(name))] || strings.HasPrefix(name, ".") ||
-			strings.EqualFold(name, "LICENSE") || strings.EqualFold(name, "README")
-		jobs = append(jobs, job{path: path, optional: optional})
+		jobs = append(jobs, job{path: path, optional: Optional(d.Name())})
 		return nil
 	})
 	if err != nil {
@@ -274,18 +280,38 @@ func (e *Engine) ScanReaderAt(ctx context.Context, path string, r io.ReaderAt, s
 
 func (e *Engine) scan(ctx context.Context, path string, r io.ReaderAt, size int64, optional bool,
 	open func(string) (io.ReaderAt, int64, func() error, error)) FileResult {
+	digest := digestCompute
+	if e.NoDigest {
+		digest = digestSkip
+	}
+	return e.scanAs(ctx, path, filepath.Base(path), r, size, optional, open, digest)
+}
+
+// Digest instructions for scanAs; any other value is a digest the source
+// vouches for.
+const (
+	digestCompute = "\x00compute"
+	digestSkip    = "\x00skip"
+)
+
+func (e *Engine) scanAs(ctx context.Context, path, name string, r io.ReaderAt, size int64, optional bool,
+	open func(string) (io.ReaderAt, int64, func() error, error), knownDigest string) FileResult {
 	res := FileResult{Path: path, Size: size}
 	// The digest is computed alongside the analysis: it is the one pass
 	// over every byte, and it should not wait for the analysis or vice versa.
 	var wg sync.WaitGroup
 	var sum string
 	var sumErr error
-	if !e.NoDigest {
+	switch knownDigest {
+	case digestSkip:
+	case digestCompute:
 		wg.Add(1)
 		go digest(&wg, r, size, &sum, &sumErr)
+	default:
+		sum = knownDigest
 	}
 	st := &state{engine: e, res: &res}
-	in := analyzer.Input{Name: filepath.Base(path), R: r, Size: size, Budget: analyzer.NewBudget(e.Limits), Open: open}
+	in := analyzer.Input{Name: name, R: r, Size: size, Budget: analyzer.NewBudget(e.Limits), Open: open}
 	a := e.Match(in.Name, head(in))
 	switch {
 	case size == 0:

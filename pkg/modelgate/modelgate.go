@@ -15,7 +15,9 @@ import (
 
 	"github.com/modelgate/modelgate/internal/cache"
 	"github.com/modelgate/modelgate/internal/finding"
+	"github.com/modelgate/modelgate/internal/hub"
 	"github.com/modelgate/modelgate/internal/policy"
+	"github.com/modelgate/modelgate/internal/remote"
 	"github.com/modelgate/modelgate/internal/report"
 	"github.com/modelgate/modelgate/internal/report/cyclonedx"
 	"github.com/modelgate/modelgate/internal/report/jsonout"
@@ -80,6 +82,10 @@ type Options struct {
 	Policy *Policy
 	// Now is the time suppressions expire against; zero means time.Now().
 	Now time.Time
+	// HubEndpoint and HubToken are used for hf:// inputs and URLs of Hub
+	// files (the command takes them from HF_ENDPOINT and HF_TOKEN).
+	// An empty endpoint means https://huggingface.co.
+	HubEndpoint, HubToken string
 }
 
 // Policy is a parsed policy file (modelgate.yaml).
@@ -149,7 +155,9 @@ func (r *Report) Write(w io.Writer, format string, o WriteOptions) error {
 // WriteJSON writes the versioned JSON document (schema_version "1").
 func (r *Report) WriteJSON(w io.Writer) error { return r.Write(w, "json", WriteOptions{}) }
 
-// Scan scans files and directories (recursively; "-" is standard input).
+// Scan scans files and directories (recursively; "-" is standard input),
+// Hugging Face Hub repositories and files (hf://org/name[@rev][/path]) and
+// http(s) URLs of single files; remote files are read with Range requests.
 // Inputs that cannot be read are reported in their FileResult's Errors,
 // not as an error: the error return is for problems with the options.
 func Scan(ctx context.Context, inputs []string, opts Options) (*Report, error) {
@@ -181,7 +189,29 @@ func Scan(ctx context.Context, inputs []string, opts Options) (*Report, error) {
 	if version == "" {
 		version = "library"
 	}
-	doc := &report.Document{ToolVersion: version, FailOn: failOn, Files: eng.ScanPaths(ctx, inputs)}
+	doc := &report.Document{ToolVersion: version, FailOn: failOn}
+	var client *hub.Client
+	// Consecutive local inputs are scanned together (in parallel); each
+	// remote input is one source with its own summary.
+	for i := 0; i < len(inputs); {
+		if !remote.Is(inputs[i]) {
+			j := i
+			for j < len(inputs) && !remote.Is(inputs[j]) {
+				j++
+			}
+			doc.Files = append(doc.Files, eng.ScanPaths(ctx, inputs[i:j])...)
+			i = j
+			continue
+		}
+		if client == nil {
+			client = hub.New(opts.HubEndpoint, opts.HubToken, 0)
+		}
+		src, files := remote.Scan(ctx, eng, client, inputs[i])
+		start := len(doc.Files)
+		doc.Files = append(doc.Files, files...)
+		doc.Sources = append(doc.Sources, report.Source{Source: src, Start: start, End: len(doc.Files)})
+		i++
+	}
 	if opts.Policy != nil {
 		now := opts.Now
 		if now.IsZero() {

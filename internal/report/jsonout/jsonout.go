@@ -10,11 +10,24 @@ import (
 )
 
 type document struct {
-	SchemaVersion string  `json:"schema_version"`
-	Tool          tool    `json:"tool"`
-	Policy        *policy `json:"policy,omitempty"`
-	Files         []file  `json:"files"`
-	Summary       summary `json:"summary"`
+	SchemaVersion string   `json:"schema_version"`
+	Tool          tool     `json:"tool"`
+	Policy        *policy  `json:"policy,omitempty"`
+	Files         []file   `json:"files"`
+	Sources       []source `json:"sources,omitempty"`
+	Summary       summary  `json:"summary"`
+}
+
+// source is a remote input (a Hub repository or a URL): the commit it
+// resolved to, the paths of its files in "files", and what it cost.
+type source struct {
+	Input       string `json:"input"`
+	Commit      string `json:"commit,omitempty"`
+	Files       int    `json:"files"`
+	Size        int64  `json:"size"`
+	Transferred int64  `json:"transferred"`
+	Verdict     string `json:"verdict"`
+	Error       string `json:"error,omitempty"`
 }
 
 type policy struct {
@@ -86,6 +99,14 @@ func Write(w io.Writer, d *report.Document) error {
 		jf.Errors = append(jf.Errors, f.Errors...)
 		jf.Imports = f.Imports
 		out.Files = append(out.Files, jf)
+	}
+	for _, src := range d.Sources {
+		v := d.SourceVerdict(src).String()
+		if src.Error != "" {
+			v = "incomplete"
+		}
+		out.Sources = append(out.Sources, source{Input: src.Input, Commit: src.Commit, Files: src.Files, Size: src.Size,
+			Transferred: src.Transferred, Verdict: v, Error: src.Error})
 	}
 	s := d.Summarize()
 	out.Summary = summary{Files: s.Files, MaxSeverity: "none", Findings: map[string]int{}, Incomplete: s.Incomplete, Suppressed: s.Suppressed,

@@ -54,8 +54,40 @@ func Write(w io.Writer, d *report.Document, o Options) error {
 	if shown > 0 {
 		p.line("")
 	}
+	for _, src := range d.Sources {
+		p.source(d, src)
+	}
 	p.summary(d)
 	return p.err
+}
+
+// source prints one line per remote input: what it resolved to, what it
+// cost, and its own verdict.
+func (p *printer) source(d *report.Document, src report.Source) {
+	if src.Error != "" {
+		p.line("%s: %s", src.Input, p.paint(yellow+bold, "not scanned"))
+		return
+	}
+	at := ""
+	if src.Commit != "" {
+		at = " @ " + src.Commit
+	}
+	s := d.SummarizeSource(src)
+	worst := "no findings"
+	if s.HasFindings {
+		worst = "worst " + s.MaxSeverity.String()
+	}
+	var verdict string
+	switch d.SourceVerdict(src) {
+	case report.Fail:
+		verdict = p.paint(red+bold, "FAIL")
+	case report.Incomplete:
+		verdict = p.paint(yellow+bold, "INCOMPLETE")
+	default:
+		verdict = p.paint(green+bold, "PASS")
+	}
+	p.line("%s%s: %d files (%s), %s transferred, %s. %s", src.Input, at, src.Files, humanSize(src.Size),
+		humanSize(src.Transferred), worst, verdict)
 }
 
 type printer struct {

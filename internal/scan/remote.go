@@ -1,0 +1,121 @@
+package scan
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"runtime"
+	"sync"
+)
+
+// Remote is one file whose bytes are elsewhere (a Hub repository, a URL):
+// the engine reads it through the io.ReaderAt that Open returns, so only the
+// bytes the analysers ask for are fetched.
+type Remote struct {
+	Path string // the name reported (hf://org/name@commit/file)
+	Name string // the file's own name, for format hints
+	Size int64
+	// SHA256 is the content digest when the source vouches for it (a Hub
+	// LFS oid). When empty, the digest is computed only for files of at
+	// most RemoteDigestMax bytes: computing it would download the file.
+	SHA256   string
+	Optional bool // as a file met in a directory walk
+	Open     func(ctx context.Context) (io.ReaderAt, func() error, error)
+	// Sibling opens another file of the same repository relative to this
+	// file's folder (a config naming its custom code); nil when none.
+	Sibling func(rel string) (io.ReaderAt, int64, func() error, error)
+}
+
+// RemoteDigestMax is the largest remote file whose SHA-256 is computed by
+// reading it when its source does not give one.
+const RemoteDigestMax = 32 << 20
+
+// Source is one remote input (a repository or a URL) as a whole: what it
+// resolved to and what scanning it cost. Reports print one line per source.
+type Source struct {
+	Input  string // as given: hf://org/name@main
+	Commit string // the commit the revision resolved to ("" for plain URLs)
+	Files  int
+	// Size is the total size of the files; Transferred is the number of
+	// bytes actually downloaded to scan them.
+	Size        int64
+	Transferred int64
+	Error       string
+}
+
+// ScanRemote scans remote files concurrently (Workers at a time) and
+// returns one result per file, in the order given. Optional files that no
+// analyser recognises are dropped, as in a directory walk.
+func (e *Engine) ScanRemote(ctx context.Context, files []Remote) []FileResult {
+	results := make([]FileResult, len(files))
+	workers := e.Workers
+	if workers <= 0 {
+		workers = max(runtime.GOMAXPROCS(0), 4) // network-bound
+	}
+	next := make(chan int)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	done := 0
+	for range min(workers, max(len(files), 1)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				results[i] = e.scanRemote(ctx, files[i])
+				if e.Progress != nil {
+					mu.Lock()
+					done++
+					e.Progress(done, len(files))
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+	for i := range files {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	var out []FileResult
+	for i, r := range results {
+		if files[i].Optional && (r.Format == "" || r.Format == "empty") && len(r.Findings) == 0 && len(r.Errors) == 0 {
+			continue
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
+func (e *Engine) scanRemote(ctx context.Context, f Remote) FileResult {
+	if err := ctx.Err(); err != nil {
+		return FileResult{Path: f.Path, Size: f.Size, Errors: []string{err.Error()}}
+	}
+	if e.Cache != nil && f.SHA256 != "" && !e.NoDigest {
+		var r FileResult
+		if e.Cache.Get(f.SHA256, &r) {
+			r.Path, r.Cached = f.Path, true
+			return r
+		}
+	}
+	r, closeFn, err := f.Open(ctx)
+	if err != nil {
+		return FileResult{Path: f.Path, Size: f.Size, SHA256: f.SHA256, Errors: []string{fmt.Sprintf("open: %v", err)}}
+	}
+	defer closeFn()
+	digest := digestCompute
+	switch {
+	case e.NoDigest:
+		digest = digestSkip
+	case f.SHA256 != "":
+		digest = f.SHA256
+	case f.Size > RemoteDigestMax:
+		digest = digestSkip
+	}
+	res := e.scanAs(ctx, f.Path, f.Name, r, f.Size, f.Optional, f.Sibling, digest)
+	if e.Cache != nil && len(res.Errors) == 0 && res.SHA256 != "" && !e.NoDigest {
+		stored := res
+		stored.Path = ""
+		_ = e.Cache.PutDigest(res.SHA256, stored)
+	}
+	return res
+}
