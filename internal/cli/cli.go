@@ -68,6 +68,7 @@ func commands() []command {
 		{"explain", "disassemble a pickle and render it as pseudo-Python, findings marked", runExplain},
 		{"rules", "list every rule and the catalogue of dangerous globals", runRules},
 		{"policy", "init: write a commented modelgate.yaml; check FILE: validate and explain a policy", runPolicy},
+		{"serve", "run the gate: a Hugging Face Hub proxy that scans every download", runServe},
 		{"version", "print the version", runVersion},
 	}
 }

@@ -108,6 +108,12 @@ func (c *Client) Fetch(ctx context.Context, u string, header http.Header) (*http
 	return c.do(ctx, request{method: http.MethodGet, url: u, header: header})
 }
 
+// FetchStorage GETs a storage URL the Hub redirected to (signed, so the
+// token is never sent there, even on the Hub's own host).
+func (c *Client) FetchStorage(ctx context.Context, u string, header http.Header) (*http.Response, error) {
+	return c.do(ctx, request{method: http.MethodGet, url: u, header: header, noAuth: true})
+}
+
 // Received is the number of response body bytes read so far.
 func (c *Client) Received() int64 { return c.received.Load() }
 
@@ -169,6 +175,7 @@ type request struct {
 	url     string
 	header  http.Header
 	noRedir bool // return 3xx answers instead of following them
+	noAuth  bool // a signed storage URL: never send the token
 }
 
 // do sends a request with retries. The caller closes the body of a nil-error
@@ -236,7 +243,7 @@ func (c *Client) once(ctx context.Context, rq request) (*http.Response, error) {
 	if t, ok := ctx.Value(tokenKey{}).(string); ok {
 		token = t
 	}
-	if token != "" && sameHost(req.URL, c.Endpoint) {
+	if token != "" && !rq.noAuth && sameHost(req.URL, c.Endpoint) {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
 	hc := c.HTTP

@@ -202,7 +202,7 @@ func (f *File) fetchInto(p []byte, off int64) (int, error) {
 func (f *File) rangeRequest(p []byte, off int64) (int, error) {
 	end := off + int64(len(p)) - 1
 	f.requests++
-	resp, err := f.c.do(f.ctx, request{method: http.MethodGet, url: f.url,
+	resp, err := f.c.do(f.ctx, request{method: http.MethodGet, url: f.url, noAuth: f.url != f.source,
 		header: http.Header{"Range": {fmt.Sprintf("bytes=%d-%d", off, end)}}})
 	if err != nil {
 		var he *Error

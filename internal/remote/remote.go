@@ -151,13 +151,15 @@ func urlFile(ctx context.Context, c *hub.Client, input string, src *scan.Source)
 // File scans one file of a repository at a pinned commit whose metadata the
 // caller already has (the gate, from its HEAD on the upstream Hub). Other
 // files the analysers ask for (a config's custom code) are fetched from the
-// same commit.
+// same commit. A documentation or source file that no analyser recognises
+// comes back with an empty Format and no errors.
 func File(ctx context.Context, eng *scan.Engine, c *hub.Client, ref hub.Ref, commit, file string, meta *hub.FileMeta) scan.FileResult {
 	snap := &hub.Snapshot{Ref: ref, Commit: commit}
 	u := c.ResolveURL(ref, commit, file)
 	dir := path.Dir(file)
-	res := eng.ScanRemote(ctx, []scan.Remote{{
+	return eng.ScanRemoteFile(ctx, scan.Remote{
 		Path: ref.FileRef(commit, file), Name: path.Base(file), Size: meta.Size, SHA256: meta.SHA256,
+		Optional: scan.Optional(file),
 		Open: func(ctx context.Context) (io.ReaderAt, func() error, error) {
 			f := c.Open(ctx, u, meta)
 			return f, f.Close, nil
@@ -165,6 +167,5 @@ func File(ctx context.Context, eng *scan.Engine, c *hub.Client, ref hub.Ref, com
 		Sibling: func(rel string) (io.ReaderAt, int64, func() error, error) {
 			return c.Sibling(ctx, snap, dir, rel)
 		},
-	}})
-	return res[0]
+	})
 }

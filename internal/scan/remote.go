@@ -86,6 +86,12 @@ func (e *Engine) ScanRemote(ctx context.Context, files []Remote) []FileResult {
 	return out
 }
 
+// ScanRemoteFile scans one remote file and returns its result even when
+// the file is optional and unrecognised (Format "" then, no errors).
+func (e *Engine) ScanRemoteFile(ctx context.Context, f Remote) FileResult {
+	return e.scanRemote(ctx, f)
+}
+
 func (e *Engine) scanRemote(ctx context.Context, f Remote) FileResult {
 	if err := ctx.Err(); err != nil {
 		return FileResult{Path: f.Path, Size: f.Size, Errors: []string{err.Error()}}

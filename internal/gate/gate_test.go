@@ -1,0 +1,426 @@
+package gate_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/modelgate/modelgate/internal/gate"
+	"github.com/modelgate/modelgate/internal/gate/store"
+	"github.com/modelgate/modelgate/internal/hub"
+	"github.com/modelgate/modelgate/internal/hub/hubtest"
+	pt "github.com/modelgate/modelgate/internal/pickle/pickletest"
+)
+
+// Two real fixtures: a pickle that runs os.system and a harmless one.
+func fixture(t testing.TB, rel string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("../formats/picklefile/testdata", rel))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+type env struct {
+	t        testing.TB
+	upstream *hubtest.Server
+	gate     *gate.Server
+	srv      *httptest.Server
+	db       string
+	st       store.Store
+	commit   string
+	mal, ben []byte
+}
+
+func newEnv(t testing.TB, cfg gate.Config) *env {
+	t.Helper()
+	e := &env{t: t, upstream: hubtest.New(), mal: fixture(t, "malicious/01-posix-system-p2.pkl"), ben: fixture(t, "benign/builtins-p4.pkl")}
+	t.Cleanup(e.upstream.Close)
+	big := bytes.Repeat([]byte("safe "), 300_000) // 1.5 MB of data that is no model format
+	e.commit = e.upstream.AddRepo(hubtest.Repo{ID: "org/model", Files: []hubtest.File{
+		{Path: "clean.pkl", Content: e.ben, LFS: true},
+		{Path: "evil.pkl", Content: e.mal, LFS: true},
+		{Path: "small/clean.pkl", Content: e.ben},
+		{Path: "README.md", Content: []byte("# model\n")},
+		{Path: "notes.txt", Content: big},
+	}})
+	e.upstream.AddRepo(hubtest.Repo{ID: "org/gated", Gated: true, Files: []hubtest.File{{Path: "clean.pkl", Content: e.ben, LFS: true}}})
+	e.db = filepath.Join(t.TempDir(), "gate.db")
+	e.start(cfg)
+	return e
+}
+
+func (e *env) start(cfg gate.Config) {
+	st, err := store.Open(context.Background(), e.db)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	up := hub.New(e.upstream.URL, "", 16)
+	up.Backoff, up.MaxBackoff = time.Millisecond, 10*time.Millisecond
+	cfg.Upstream, cfg.Store = up, st
+	g, err := gate.New(cfg)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	e.gate, e.st, e.srv = g, st, httptest.NewServer(g)
+	e.t.Cleanup(e.stop)
+}
+
+func (e *env) stop() {
+	if e.srv == nil {
+		return
+	}
+	e.srv.Close()
+	e.gate.Close()
+	e.st.Close()
+	e.srv = nil
+}
+
+func (e *env) do(method, path string, header map[string]string) (*http.Response, []byte) {
+	e.t.Helper()
+	req, err := http.NewRequest(method, e.srv.URL+path, nil)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	for k, v := range header {
+		req.Header.Set(k, v)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return resp, body
+}
+
+func TestHeadAndGet(t *testing.T) {
+	e := newEnv(t, gate.Config{})
+	// HEAD answers metadata for every file, malicious ones included.
+	for _, p := range []string{"clean.pkl", "evil.pkl"} {
+		resp, _ := e.do("HEAD", "/org/model/resolve/main/"+p, nil)
+		h := resp.Header
+		if resp.StatusCode != 200 || h.Get("X-Repo-Commit") != e.commit || h.Get("ETag") == "" ||
+			h.Get("X-Linked-Etag") == "" || h.Get("X-Linked-Size") == "" || resp.ContentLength <= 0 {
+			t.Errorf("HEAD %s: %d %v", p, resp.StatusCode, h)
+		}
+		for k := range h {
+			if strings.HasPrefix(strings.ToLower(k), "x-xet") || k == "Location" {
+				t.Errorf("HEAD %s passes %s through", p, k)
+			}
+		}
+		if strings.Contains(h.Get("Link"), "xet") {
+			t.Errorf("HEAD %s passes a xet Link through: %s", p, h.Get("Link"))
+		}
+	}
+	// GET serves the clean file bit-exact, and a range of it.
+	resp, body := e.do("GET", "/org/model/resolve/main/clean.pkl", nil)
+	if resp.StatusCode != 200 || !bytes.Equal(body, e.ben) {
+		t.Fatalf("GET clean: %d, %d bytes (want %d)", resp.StatusCode, len(body), len(e.ben))
+	}
+	resp, body = e.do("GET", "/org/model/resolve/"+e.commit+"/clean.pkl", map[string]string{"Range": "bytes=2-9"})
+	if resp.StatusCode != 206 || !bytes.Equal(body, e.ben[2:10]) || resp.Header.Get("Content-Range") != fmt.Sprintf("bytes 2-9/%d", len(e.ben)) {
+		t.Errorf("GET range: %d %q %v", resp.StatusCode, body, resp.Header)
+	}
+	resp, body = e.do("GET", "/org/model/resolve/main/small/clean.pkl", nil)
+	if resp.StatusCode != 200 || !bytes.Equal(body, e.ben) {
+		t.Errorf("GET non-LFS clean: %d", resp.StatusCode)
+	}
+	// GET refuses the malicious file with a reason.
+	resp, body = e.do("GET", "/org/model/resolve/main/evil.pkl", nil)
+	msg := resp.Header.Get("X-Error-Message")
+	if resp.StatusCode != 403 || !strings.Contains(msg, "critical") || !strings.Contains(msg, "evil.pkl") || !strings.Contains(msg, "policy") {
+		t.Errorf("GET evil: %d, X-Error-Message %q", resp.StatusCode, msg)
+	}
+	var jb struct {
+		Error    string
+		Findings []struct {
+			RuleID string `json:"rule_id"`
+		}
+	}
+	if err := json.Unmarshal(body, &jb); err != nil || jb.Error != msg || len(jb.Findings) == 0 {
+		t.Errorf("GET evil body: %v %s", err, body)
+	}
+	// The same refusal comes from the remembered verdict, without a scan.
+	e.do("GET", "/org/model/resolve/main/evil.pkl", nil)
+	if got := e.gate.Scans(); got["blocked"] != 1 || got["clean"] != 2 {
+		t.Errorf("scans %v, want blocked 1, clean 2 (each file once)", got)
+	}
+	// Documentation passes; a file that is no model format is refused
+	// unless the operator chose to serve such files.
+	if resp, _ := e.do("GET", "/org/model/resolve/main/README.md", nil); resp.StatusCode != 200 {
+		t.Errorf("README: %d", resp.StatusCode)
+	}
+}
+
+func TestIncompletePolicy(t *testing.T) {
+	e := newEnv(t, gate.Config{})
+	e.upstream.AddRepo(hubtest.Repo{ID: "org/data", Files: []hubtest.File{{Path: "weights.bin", Content: []byte("\x00\x01\x02 raw")}}})
+	if resp, _ := e.do("GET", "/org/data/resolve/main/weights.bin", nil); resp.StatusCode != 403 ||
+		!strings.Contains(resp.Header.Get("X-Error-Message"), "not be fully analysed") {
+		t.Errorf("unknown format: %d %q", resp.StatusCode, resp.Header.Get("X-Error-Message"))
+	}
+	e2 := newEnv(t, gate.Config{ServeIncomplete: true})
+	e2.upstream.AddRepo(hubtest.Repo{ID: "org/data", Files: []hubtest.File{{Path: "weights.bin", Content: []byte("\x00\x01\x02 raw")}}})
+	if resp, _ := e2.do("GET", "/org/data/resolve/main/weights.bin", nil); resp.StatusCode != 200 {
+		t.Errorf("unknown format with ServeIncomplete: %d", resp.StatusCode)
+	}
+}
+
+func TestDecisionsSurviveRestart(t *testing.T) {
+	e := newEnv(t, gate.Config{})
+	e.do("GET", "/org/model/resolve/main/evil.pkl", nil)
+	e.do("GET", "/org/model/resolve/main/clean.pkl", nil)
+	e.stop()
+	e.start(gate.Config{})
+	resp, body := e.do("GET", "/api/gate/decisions", nil)
+	var out struct {
+		Decisions []struct {
+			Decision, Path, Commit string
+			Findings               []map[string]any
+		}
+	}
+	if err := json.Unmarshal(body, &out); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("%d %v %s", resp.StatusCode, err, body)
+	}
+	if len(out.Decisions) != 2 || out.Decisions[0].Decision != "served" || out.Decisions[1].Decision != "blocked" ||
+		out.Decisions[1].Commit != e.commit || len(out.Decisions[1].Findings) == 0 {
+		t.Errorf("decisions after restart: %+v", out.Decisions)
+	}
+	// The verdict is remembered too: no new scan after the restart.
+	if resp, _ := e.do("GET", "/org/model/resolve/main/evil.pkl", nil); resp.StatusCode != 403 {
+		t.Errorf("evil after restart: %d", resp.StatusCode)
+	}
+	if got := e.gate.Scans(); len(got) != 0 {
+		t.Errorf("rescanned after restart: %v", got)
+	}
+}
+
+// A scan longer than ScanWait answers 429 with Retry-After; the scan goes
+// on and a retry gets the verdict.
+func TestPendingScan(t *testing.T) {
+	e := newEnv(t, gate.Config{ScanWait: time.Nanosecond})
+	resp, _ := e.do("GET", "/org/model/resolve/main/evil.pkl", nil)
+	if resp.StatusCode != 429 || resp.Header.Get("Retry-After") == "" {
+		t.Fatalf("first GET: %d %v", resp.StatusCode, resp.Header)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		resp, _ = e.do("GET", "/org/model/resolve/main/evil.pkl", nil)
+		if resp.StatusCode != 429 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if resp.StatusCode != 403 {
+		t.Errorf("after the scan: %d", resp.StatusCode)
+	}
+}
+
+func TestGatedTokenPassThrough(t *testing.T) {
+	e := newEnv(t, gate.Config{})
+	resp, _ := e.do("GET", "/org/gated/resolve/main/clean.pkl", nil)
+	if resp.StatusCode != 401 && resp.StatusCode != 403 || resp.Header.Get("X-Error-Code") != "GatedRepo" {
+		t.Errorf("gated without token: %d %v", resp.StatusCode, resp.Header)
+	}
+	resp, body := e.do("GET", "/org/gated/resolve/main/clean.pkl", map[string]string{"Authorization": "Bearer " + e.upstream.Token})
+	if resp.StatusCode != 200 || !bytes.Equal(body, e.ben) {
+		t.Errorf("gated with token: %d", resp.StatusCode)
+	}
+	// The token went to the upstream Hub, not to its CDN.
+	for _, r := range e.upstream.Requests() {
+		if strings.HasPrefix(r.Path, "/cdn/") && r.Authorization != "" {
+			t.Errorf("token sent to the CDN: %+v", r)
+		}
+	}
+}
+
+func TestAPIPassThrough(t *testing.T) {
+	e := newEnv(t, gate.Config{})
+	e.upstream.PageSize = 2
+	e.do("GET", "/org/model/resolve/main/evil.pkl", nil)
+	resp, body := e.do("GET", "/api/models/org/model/tree/main?recursive=true", nil)
+	if resp.StatusCode != 200 {
+		t.Fatalf("tree: %d %s", resp.StatusCode, body)
+	}
+	if bytes.Contains(bytes.ToLower(body), []byte("xethash")) {
+		t.Errorf("tree passes xetHash through: %s", body)
+	}
+	link := resp.Header.Get("Link")
+	if !strings.HasPrefix(link, "<"+e.srv.URL+"/api/models/org/model/tree/") || !strings.Contains(link, `rel="next"`) {
+		t.Errorf("pagination link not rewritten to the gate: %q", link)
+	}
+	var entries []map[string]any
+	if err := json.Unmarshal(body, &entries); err != nil {
+		t.Fatal(err)
+	}
+	// Follow the pages through the gate and find the blocked file.
+	all := entries
+	for link != "" {
+		u := strings.TrimPrefix(strings.SplitN(link, ">", 2)[0], "<"+e.srv.URL)
+		resp, body = e.do("GET", u, nil)
+		var page []map[string]any
+		if err := json.Unmarshal(body, &page); err != nil {
+			t.Fatal(err)
+		}
+		all = append(all, page...)
+		link = resp.Header.Get("Link")
+	}
+	status := map[string]string{}
+	for _, en := range all {
+		if mg, ok := en["modelgate"].(map[string]any); ok {
+			status[en["path"].(string)] = mg["status"].(string)
+		}
+	}
+	if status["evil.pkl"] != "blocked" || status["clean.pkl"] != "unscanned" {
+		t.Errorf("statuses %v", status)
+	}
+	resp, body = e.do("GET", "/api/models/org/model/revision/main", nil)
+	if resp.StatusCode != 200 || !bytes.Contains(body, []byte(`"siblings"`)) || !bytes.Contains(body, []byte(e.commit)) {
+		t.Errorf("info: %d %s", resp.StatusCode, body)
+	}
+	if resp, _ := e.do("GET", "/api/models/org/model/revision/main/../../../etc", nil); resp.StatusCode < 400 {
+		t.Errorf("traversal in the API accepted: %d", resp.StatusCode)
+	}
+	if resp, _ := e.do("GET", "/api/whoami-v2", nil); resp.StatusCode != 404 {
+		t.Errorf("unserved API endpoint: %d", resp.StatusCode)
+	}
+}
+
+func TestNotAnOpenProxy(t *testing.T) {
+	e := newEnv(t, gate.Config{})
+	for _, c := range []struct {
+		method, path string
+		want         int
+	}{
+		{"GET", "/org/model/resolve/main/..%2f..%2fetc%2fpasswd", 400},
+		{"GET", "/org/model/resolve/main/a/../../x", 400},
+		{"GET", "/org--x/model/resolve/main/a", 400},
+		{"GET", "/http:%2f%2fevil.example/resolve/main/a", 400},
+		{"POST", "/org/model/resolve/main/clean.pkl", 405},
+		{"GET", "/org/model/raw/main/clean.pkl", 404},
+		{"GET", "/org/missing/resolve/main/clean.pkl", 404},
+		{"GET", "/org/model/resolve/main/missing.pkl", 404},
+	} {
+		resp, _ := e.do(c.method, c.path, nil)
+		if resp.StatusCode != c.want {
+			t.Errorf("%s %s: %d, want %d", c.method, c.path, resp.StatusCode, c.want)
+		}
+	}
+	resp, _ := e.do("GET", "/org/model/resolve/main/missing.pkl", nil)
+	if resp.Header.Get("X-Error-Code") != "EntryNotFound" {
+		t.Errorf("missing file: X-Error-Code %q", resp.Header.Get("X-Error-Code"))
+	}
+}
+
+func TestPageMetricsHealth(t *testing.T) {
+	e := newEnv(t, gate.Config{})
+	e.do("GET", "/org/model/resolve/main/evil.pkl", nil)
+	e.do("GET", "/org/model/resolve/main/clean.pkl", nil)
+	resp, body := e.do("GET", "/", nil)
+	page := string(body)
+	if resp.StatusCode != 200 || !strings.Contains(page, "evil.pkl") || !strings.Contains(page, "PICKLE-") ||
+		!strings.Contains(page, "system") || !strings.Contains(page, e.gate.PolicyHash()[:12]) {
+		t.Errorf("page: %d\n%s", resp.StatusCode, page)
+	}
+	_, body = e.do("GET", "/?repo=nothing-like-this", nil)
+	if strings.Contains(string(body), "evil.pkl") {
+		t.Errorf("search by repo does not filter")
+	}
+	_, body = e.do("GET", "/metrics", nil)
+	for _, want := range []string{`modelgate_gate_scans_total{verdict="blocked"} 1`, `modelgate_gate_decisions_total{decision="served"} 1`,
+		`modelgate_gate_audit_records{decision="blocked"} 1`} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("metrics lack %q:\n%s", want, body)
+		}
+	}
+	if resp, body := e.do("GET", "/healthz", nil); resp.StatusCode != 200 || string(body) != "ok\n" {
+		t.Errorf("healthz: %d %q", resp.StatusCode, body)
+	}
+}
+
+func TestDiskCache(t *testing.T) {
+	dir := t.TempDir()
+	e := newEnv(t, gate.Config{CacheDir: dir})
+	for range 2 {
+		resp, body := e.do("GET", "/org/model/resolve/main/clean.pkl", nil)
+		if resp.StatusCode != 200 || !bytes.Equal(body, e.ben) {
+			t.Fatalf("GET: %d", resp.StatusCode)
+		}
+	}
+	cdn := 0
+	for _, r := range e.upstream.Requests() {
+		if strings.HasPrefix(r.Path, "/cdn/") && r.Range == "" && r.Method == "GET" {
+			cdn++
+		}
+	}
+	if cdn != 1 {
+		t.Errorf("%d whole downloads from the upstream, want 1 (the second from the cache)", cdn)
+	}
+	resp, body := e.do("GET", "/org/model/resolve/main/clean.pkl", map[string]string{"Range": "bytes=1-3"})
+	if resp.StatusCode != 206 || !bytes.Equal(body, e.ben[1:4]) {
+		t.Errorf("range from the cache: %d %q", resp.StatusCode, body)
+	}
+}
+
+// N concurrent clients download the same clean and malicious files: every
+// malicious request is refused, every clean download is complete and
+// correct, and each file is scanned once.
+func TestLoad(t *testing.T) {
+	e := newEnv(t, gate.Config{})
+	const clients = 32
+	var wg sync.WaitGroup
+	errs := make(chan string, clients*4)
+	start := time.Now()
+	for i := range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for _, p := range []string{"clean.pkl", "evil.pkl", "small/clean.pkl", "evil.pkl"} {
+				resp, err := http.Get(e.srv.URL + "/org/model/resolve/main/" + p)
+				if err != nil {
+					errs <- err.Error()
+					continue
+				}
+				body, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				switch {
+				case strings.HasPrefix(p, "evil") && resp.StatusCode != 403:
+					errs <- fmt.Sprintf("client %d: %s answered %d", i, p, resp.StatusCode)
+				case !strings.HasPrefix(p, "evil") && (resp.StatusCode != 200 || !bytes.Equal(body, e.ben)):
+					errs <- fmt.Sprintf("client %d: %s answered %d with %d bytes", i, p, resp.StatusCode, len(body))
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	if got := e.gate.Scans(); got["clean"] != 2 || got["blocked"] != 1 {
+		t.Errorf("scans %v: each file must be scanned exactly once", got)
+	}
+	ds, err := e.st.Decisions(context.Background(), store.Query{Limit: store.MaxLimit})
+	if err != nil || len(ds) != clients*4 {
+		t.Errorf("%d audit records (%v), want %d", len(ds), err, clients*4)
+	}
+	t.Logf("%d clients × 4 downloads in %v", clients, time.Since(start))
+}
+
+// a helper to make sure the pickletest import stays used by future tests
+var _ = pt.New
