@@ -12,6 +12,10 @@ import (
 	"strings"
 )
 
+// MaxFiles bounds a repository listing (the largest model repositories
+// hold a few thousand files).
+const MaxFiles = 100_000
+
 // maxJSON bounds one API answer (a listing page of 1000 entries is ~300 KB).
 const maxJSON = 64 << 20
 
@@ -93,6 +97,9 @@ func (c *Client) Tree(ctx context.Context, ref Ref, commit string) ([]Entry, err
 			if e.Type == "file" {
 				files = append(files, e)
 			}
+		}
+		if len(files) > MaxFiles {
+			return files[:MaxFiles], fmt.Errorf("%s: more than %d files; not listed further", ref, MaxFiles)
 		}
 		u = next
 	}

@@ -102,12 +102,11 @@ func (f *File) ReadAt(p []byte, off int64) (int, error) {
 	if f.blocks == nil {
 		return 0, errors.New("hub: read from a closed file")
 	}
-	if f.spool != nil {
-		return f.spool.ReadAt(want, off)
-	}
 	var n int
 	var err error
-	if len(want) >= directReadMin {
+	if f.spool != nil {
+		n, err = f.spool.ReadAt(want, off)
+	} else if len(want) >= directReadMin {
 		n, err = f.fetchInto(want, off)
 	} else {
 		n, err = f.readCached(want, off)

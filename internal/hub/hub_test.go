@@ -1,0 +1,143 @@
+package hub_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/modelgate/modelgate/internal/hub"
+	"github.com/modelgate/modelgate/internal/hub/hubtest"
+)
+
+func client(s *hubtest.Server) *hub.Client {
+	c := hub.New(s.URL, "", 0)
+	c.Backoff, c.MaxBackoff = time.Millisecond, 5*time.Millisecond
+	return c
+}
+
+func content(n int) []byte {
+	b := make([]byte, n)
+	r := rand.New(rand.NewPCG(1, 2))
+	for i := range b {
+		b[i] = byte(r.Uint32())
+	}
+	return b
+}
+
+// Random reads through the block cache return the file's bytes, for LFS
+// (storage redirect) and plain files, with and without Range support.
+func TestFileReadAt(t *testing.T) {
+	data := content(3<<20 + 12345)
+	for _, lfs := range []bool{true, false} {
+		for _, ignoreRange := range []bool{false, true} {
+			srv := hubtest.New()
+			srv.IgnoreRange = ignoreRange
+			srv.AddRepo(hubtest.Repo{ID: "org/m", Files: []hubtest.File{{Path: "w.bin", Content: data, LFS: lfs}}})
+			c := client(srv)
+			snap, err := c.Snapshot(context.Background(), hub.Ref{Type: hub.Model, Repo: "org/m", Revision: "main"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			f, err := c.OpenFile(context.Background(), snap, snap.Files[0])
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := rand.New(rand.NewPCG(3, 4))
+			for range 200 {
+				off := r.Int64N(int64(len(data)) + 10)
+				n := r.IntN(200_000)
+				buf := make([]byte, n)
+				got, err := f.ReadAt(buf, off)
+				wantN := max(0, min(n, len(data)-int(off)))
+				if got != wantN || !bytes.Equal(buf[:got], data[off:int(off)+got]) {
+					t.Fatalf("lfs=%v ignoreRange=%v ReadAt(%d, %d) = %d, %v", lfs, ignoreRange, n, off, got, err)
+				}
+				if got < n && err != io.EOF {
+					t.Fatalf("short read without io.EOF: %v", err)
+				}
+			}
+			if f.Streamed() != ignoreRange {
+				t.Errorf("lfs=%v ignoreRange=%v: Streamed() = %v", lfs, ignoreRange, f.Streamed())
+			}
+			// A sequential read of the whole file takes few requests.
+			f2, _ := c.OpenFile(context.Background(), snap, snap.Files[0])
+			all, err := io.ReadAll(io.NewSectionReader(f2, 0, f2.Size()))
+			if err != nil || !bytes.Equal(all, data) {
+				t.Fatalf("sequential read: %v", err)
+			}
+			if !ignoreRange && f2.Requests() > 10 {
+				t.Errorf("sequential read of 3 MiB took %d requests", f2.Requests())
+			}
+			f.Close()
+			f2.Close()
+			srv.Close()
+		}
+	}
+}
+
+func TestErrors(t *testing.T) {
+	srv := hubtest.New()
+	defer srv.Close()
+	srv.AddRepo(hubtest.Repo{ID: "org/m", Files: []hubtest.File{{Path: "a", Content: []byte("x")}}})
+	srv.AddRepo(hubtest.Repo{ID: "org/gated", Gated: true, Files: []hubtest.File{{Path: "a", Content: []byte("x")}}})
+	c := client(srv)
+	ctx := context.Background()
+	_, err := c.Info(ctx, hub.Ref{Type: hub.Model, Repo: "org/none", Revision: "main"})
+	var he *hub.Error
+	if !errors.As(err, &he) || he.Code != "RepoNotFound" || !hub.IsNotFound(err) {
+		t.Errorf("missing repo: %v", err)
+	}
+	_, err = c.Info(ctx, hub.Ref{Type: hub.Model, Repo: "org/m", Revision: "nope"})
+	if !errors.As(err, &he) || he.Code != "RevisionNotFound" {
+		t.Errorf("missing revision: %v", err)
+	}
+	_, err = c.Head(ctx, c.ResolveURL(hub.Ref{Type: hub.Model, Repo: "org/gated"}, "main", "a"))
+	if !errors.As(err, &he) || he.Code != "GatedRepo" || !strings.Contains(err.Error(), "HF_TOKEN") {
+		t.Errorf("gated: %v", err)
+	}
+	// Persistent 5xx: retried Retries times, then reported.
+	srv.Reset()
+	srv.FailNext(100, http.StatusBadGateway, "")
+	_, err = c.Info(ctx, hub.Ref{Type: hub.Model, Repo: "org/m", Revision: "main"})
+	if !errors.As(err, &he) || he.Status != http.StatusBadGateway || len(srv.Requests()) != c.Retries+1 {
+		t.Errorf("502s: %v after %d requests", err, len(srv.Requests()))
+	}
+	// A cancelled context stops the retries at once.
+	cctx, cancel := context.WithCancel(ctx)
+	cancel()
+	if _, err := c.Info(cctx, hub.Ref{Type: hub.Model, Repo: "org/m", Revision: "main"}); !errors.Is(err, context.Canceled) {
+		t.Errorf("cancelled: %v", err)
+	}
+}
+
+// The token goes to the endpoint, and never to a storage URL.
+func TestTokenScope(t *testing.T) {
+	srv := hubtest.New()
+	defer srv.Close()
+	srv.AddRepo(hubtest.Repo{ID: "org/gated", Gated: true, Files: []hubtest.File{{Path: "w.bin", Content: content(1000), LFS: true}}})
+	c := client(srv)
+	c.Token = srv.Token
+	snap, err := c.Snapshot(context.Background(), hub.Ref{Type: hub.Model, Repo: "org/gated", Revision: "main"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := c.OpenFile(context.Background(), snap, snap.Files[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.ReadAt(make([]byte, 10), 0); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range srv.Requests() {
+		cdn := strings.HasPrefix(r.Path, "/cdn/")
+		if cdn && r.Authorization != "" || !cdn && r.Authorization != "Bearer "+srv.Token {
+			t.Errorf("%s %s: Authorization %q", r.Method, r.Path, r.Authorization)
+		}
+	}
+}
