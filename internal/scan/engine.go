@@ -86,35 +86,7 @@ func (e *Engine) ScanPaths(ctx context.Context, paths []string) []FileResult {
 	for _, p := range paths {
 		jobs = append(jobs, e.expand(p)...)
 	}
-	results := make([]FileResult, len(jobs))
-	workers := e.Workers
-	if workers <= 0 {
-		workers = runtime.GOMAXPROCS(0)
-	}
-	next := make(chan int)
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	done := 0
-	for range min(workers, max(len(jobs), 1)) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range next {
-				results[i] = e.runJob(ctx, jobs[i])
-				if e.Progress != nil {
-					mu.Lock()
-					done++
-					e.Progress(done, len(jobs))
-					mu.Unlock()
-				}
-			}
-		}()
-	}
-	for i := range jobs {
-		next <- i
-	}
-	close(next)
-	wg.Wait()
+	results := e.parallel(len(jobs), runtime.GOMAXPROCS(0), func(i int) FileResult { return e.runJob(ctx, jobs[i]) })
 	var out []FileResult
 	for i, r := range results {
 		if jobs[i].optional && (r.Format == "" || r.Format == "empty") && len(r.Findings) == 0 {
@@ -123,6 +95,41 @@ func (e *Engine) ScanPaths(ctx context.Context, paths []string) []FileResult {
 		out = append(out, r)
 	}
 	return out
+}
+
+// parallel runs scan(i) for i in [0, n) on Workers goroutines (def when
+// Workers is not set), reporting progress, and returns the results in order.
+func (e *Engine) parallel(n, def int, scan func(i int) FileResult) []FileResult {
+	results := make([]FileResult, n)
+	workers := e.Workers
+	if workers <= 0 {
+		workers = def
+	}
+	next := make(chan int)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	done := 0
+	for range min(workers, max(n, 1)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				results[i] = scan(i)
+				if e.Progress != nil {
+					mu.Lock()
+					done++
+					e.Progress(done, n)
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+	for i := range n {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	return results
 }
 
 // job is one file to scan. optional files (met while walking a directory,

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"runtime"
-	"sync"
 )
 
 // Remote is one file whose bytes are elsewhere (a Hub repository, a URL):
@@ -47,35 +46,8 @@ type Source struct {
 // returns one result per file, in the order given. Optional files that no
 // analyser recognises are dropped, as in a directory walk.
 func (e *Engine) ScanRemote(ctx context.Context, files []Remote) []FileResult {
-	results := make([]FileResult, len(files))
-	workers := e.Workers
-	if workers <= 0 {
-		workers = max(runtime.GOMAXPROCS(0), 4) // network-bound
-	}
-	next := make(chan int)
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	done := 0
-	for range min(workers, max(len(files), 1)) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range next {
-				results[i] = e.scanRemote(ctx, files[i])
-				if e.Progress != nil {
-					mu.Lock()
-					done++
-					e.Progress(done, len(files))
-					mu.Unlock()
-				}
-			}
-		}()
-	}
-	for i := range files {
-		next <- i
-	}
-	close(next)
-	wg.Wait()
+	// Remote scans wait on the network more than on the CPU.
+	results := e.parallel(len(files), max(runtime.GOMAXPROCS(0), 4), func(i int) FileResult { return e.scanRemote(ctx, files[i]) })
 	var out []FileResult
 	for i, r := range results {
 		if files[i].Optional && (r.Format == "" || r.Format == "empty") && len(r.Findings) == 0 && len(r.Errors) == 0 {
