@@ -93,12 +93,6 @@ func (d *Dir) Put(id Identity, digest string, v any) error {
 	return d.write(d.name("id", id.key()), digest)
 }
 
-// PutDigest stores a result under its digest only (a remote file, whose
-// digest is known without a local identity).
-func (d *Dir) PutDigest(digest string, v any) error {
-	return d.write(d.name("sha256", digest), v)
-}
-
 func (d *Dir) read(path string, v any) bool {
 	b, err := os.ReadFile(path)
 	if err != nil {

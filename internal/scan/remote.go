@@ -68,13 +68,9 @@ func (e *Engine) scanRemote(ctx context.Context, f Remote) FileResult {
 	if err := ctx.Err(); err != nil {
 		return FileResult{Path: f.Path, Size: f.Size, Errors: []string{err.Error()}}
 	}
-	if e.Cache != nil && f.SHA256 != "" && !e.NoDigest {
-		var r FileResult
-		if e.Cache.Get(f.SHA256, &r) {
-			r.Path, r.Cached = f.Path, true
-			return r
-		}
-	}
+	// The verdict cache is not used for remote files: their digest is the
+	// source's claim, and a hostile endpoint could claim the digest of a
+	// file once found clean. Remote scans read little anyway.
 	r, closeFn, err := f.Open(ctx)
 	if err != nil {
 		return FileResult{Path: f.Path, Size: f.Size, SHA256: f.SHA256, Errors: []string{fmt.Sprintf("open: %v", err)}}
@@ -89,11 +85,5 @@ func (e *Engine) scanRemote(ctx context.Context, f Remote) FileResult {
 	case f.Size > RemoteDigestMax:
 		digest = digestSkip
 	}
-	res := e.scanAs(ctx, f.Path, f.Name, r, f.Size, f.Optional, f.Sibling, digest)
-	if e.Cache != nil && len(res.Errors) == 0 && res.SHA256 != "" && !e.NoDigest {
-		stored := res
-		stored.Path = ""
-		_ = e.Cache.PutDigest(res.SHA256, stored)
-	}
-	return res
+	return e.scanAs(ctx, f.Path, f.Name, r, f.Size, f.Optional, f.Sibling, digest)
 }
