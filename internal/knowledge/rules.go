@@ -42,6 +42,7 @@ const (
 	RuleTorchPickleStorage  = "TORCH-PICKLE-IN-STORAGE"
 	RuleTorchScriptCode     = "TORCH-TORCHSCRIPT-CODE"
 	RuleTorchScriptSetstate = "TORCH-TORCHSCRIPT-SETSTATE"
+	RuleTorchWeightsOnly    = "TORCH-WEIGHTS-ONLY"
 
 	RuleNpyHeader   = "NPY-HEADER"
 	RuleNpyTrailing = "NPY-TRAILING-DATA"
@@ -181,6 +182,9 @@ var Rules = []finding.Rule{
 	rule(RuleTorchScriptSetstate, finding.High, "TorchScript __setstate__ runs at load",
 		"A TorchScript class in code/ defines __setstate__; torch.jit.load (and torch.load of a TorchScript file) runs it while unpickling, with every TorchScript op available (torch.from_file creates files, for one).",
 		"https://pytorch.org/docs/stable/jit.html"),
+	rule(RuleTorchWeightsOnly, finding.Info, "Verdict of torch.load(weights_only=True)",
+		"Whether torch.load(weights_only=True) would load the checkpoint, by torch 1.13's allowlist of globals and opcodes, and if not the first global or opcode it refuses. A refusal is not a threat by itself (1.13 refuses every float, for one), and an acceptance is only as good as that allowlist: TorchScript archives bypass it entirely before torch 2.6.",
+		"https://github.com/pytorch/pytorch/blob/v1.13.1/torch/_weights_only_unpickler.py"),
 	rule(RuleNpyHeader, finding.Medium, "Unusual NumPy header",
 		"The .npy header is larger than NumPy accepts by default, or malformed.",
 		"https://numpy.org/doc/stable/reference/generated/numpy.lib.format.html"),

@@ -42,6 +42,9 @@ func (LegacyAnalyzer) Analyze(_ context.Context, in analyzer.Input, lim analyzer
 	out.Nested = append(out.Nested, au.Nested...)
 	out.Imports = append(out.Imports, au.Imports...)
 	res := au.Result
+	// torch.load(weights_only=True) reads the same five pickles with a
+	// machine of its own (see weightsonly.go); it stops where they end.
+	out.Add(WeightsOnlyFinding(WeightsOnlyLegacy(in.R, in.Size, lim.Pickle), ""))
 	if res.Err != nil {
 		return res.Err
 	}

@@ -74,7 +74,7 @@ func (Analyzer) Analyze(_ context.Context, in analyzer.Input, lim analyzer.Limit
 	switch {
 	case isTorch:
 		out.Format = layout.Format
-		errs = append(errs, z.torch(layout)...)
+		errs = append(errs, z.torch(layout, names)...)
 	case isKeras:
 		// Keras v3: every member (weights .h5/.npz, assets) goes to the
 		// engine; config.json and metadata.json are checked below.
@@ -147,7 +147,7 @@ func (z *zipRun) all() []error {
 			errs = append(errs, errors.New("member budget spent: remaining members not analysed"))
 			break
 		}
-		if err := z.nested(e, false); err != nil {
+		if err := z.nested(e, false, nil); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -179,8 +179,15 @@ func (z *zipRun) keras(isKeras bool) []error {
 }
 
 // torch applies PyTorch's member roles.
-func (z *zipRun) torch(l pytorch.ZipLayout) []error {
+func (z *zipRun) torch(l pytorch.ZipLayout, names []string) []error {
 	var errs []error
+	// torch.load(weights_only=True) judges data.pkl, unless the archive
+	// goes to torch.jit.load instead.
+	jit := l.RoutesToJIT(names)
+	if jit {
+		z.out.Add(pytorch.WeightsOnlyTorchScript())
+	}
+	var verdicts []pytorch.MemberVerdict
 	for _, e := range z.arc.Entries {
 		if strings.HasSuffix(e.Name, "/") {
 			continue
@@ -206,18 +213,27 @@ func (z *zipRun) torch(l pytorch.ZipLayout) []error {
 		case pytorch.RoleOutside:
 			z.out.Add(finding.Finding{RuleID: knowledge.RuleTorchOutside, Severity: finding.Medium, Member: e.Name, Offset: finding.NoOffset,
 				Message: fmt.Sprintf("member %q is outside %q, the folder torch.load reads", e.Name, l.Top+"/")})
-			if err := z.nested(e, false); err != nil {
+			if err := z.nested(e, false, nil); err != nil {
 				errs = append(errs, err)
 			}
 		case pytorch.RolePickle:
-			if err := z.nested(e, true); err != nil {
+			var judge func(io.ReaderAt, int64)
+			if !jit && l.IsDataPickle(e.Name) {
+				judge = func(r io.ReaderAt, size int64) {
+					verdicts = append(verdicts, pytorch.MemberVerdict{Member: e.Name, WeightsOnly: pytorch.WeightsOnlyZip(r, size, z.lim.Pickle)})
+				}
+			}
+			if err := z.nested(e, true, judge); err != nil {
 				errs = append(errs, err)
 			}
 		default:
-			if err := z.nested(e, false); err != nil {
+			if err := z.nested(e, false, nil); err != nil {
 				errs = append(errs, err)
 			}
 		}
+	}
+	if f, ok := pytorch.WeightsOnlyArchiveFinding(verdicts); ok {
+		z.out.Add(f)
 	}
 	if z.code > 0 {
 		z.out.Add(finding.Finding{RuleID: knowledge.RuleTorchScriptCode, Severity: finding.Info, Offset: finding.NoOffset,
@@ -227,8 +243,10 @@ func (z *zipRun) torch(l pytorch.ZipLayout) []error {
 }
 
 // nested hands a member to the engine: stored members as a window on the
-// file (no copy), compressed ones decompressed within budget.
-func (z *zipRun) nested(e *zipfile.Entry, expectPickle bool) error {
+// file (no copy), compressed ones decompressed within budget. judge, if
+// set, also sees the member's content (the weights-only verdict on
+// data.pkl).
+func (z *zipRun) nested(e *zipfile.Entry, expectPickle bool, judge func(io.ReaderAt, int64)) error {
 	if e.Err != nil {
 		return e.Err
 	}
@@ -240,6 +258,9 @@ func (z *zipRun) nested(e *zipfile.Entry, expectPickle bool) error {
 					Message: fmt.Sprintf("stored member %q does not match its CRC-32 %08x", e.Name, e.CRC32)})
 			}
 		}
+		if judge != nil {
+			judge(raw, raw.Size())
+		}
 		z.out.Nested = append(z.out.Nested, analyzer.Nested{Name: e.Name, R: raw, Size: raw.Size()})
 		return nil
 	}
@@ -248,6 +269,9 @@ func (z *zipRun) nested(e *zipfile.Entry, expectPickle bool) error {
 		return err
 	}
 	b := analyzer.ReadBounded(rc, int64(e.CompressedSize), z.lim, z.in.Budget)
+	if judge != nil && b.Nested.R != nil && b.Capped == "" && b.Err == nil {
+		judge(b.Nested.R, b.Nested.Size)
+	}
 	return b.Finish(z.out, e.Name, e.Name, fmt.Sprintf("member %q", e.Name))
 }
 
@@ -268,7 +292,7 @@ func (z *zipRun) sniffStorage(e *zipfile.Entry) error {
 	}
 	z.out.Add(finding.Finding{RuleID: knowledge.RuleTorchPickleStorage, Severity: finding.Medium, Member: e.Name, Offset: finding.NoOffset,
 		Message: fmt.Sprintf("storage member %q holds a pickle; it was analysed", e.Name)})
-	return z.nested(e, false)
+	return z.nested(e, false, nil)
 }
 
 // maxCodeMember bounds how much of one TorchScript source file is read.

@@ -14,6 +14,11 @@ directory is a fresh temporary directory (HOME and TMPDIR point there, stdin is 
     description);
   * malformed                  -> torch refuses the file: the load must raise, no marker;
   * benign                     -> the load must succeed and create no marker.
+Every fixture is also loaded with torch.load(path, weights_only=True) in the same kind of child,
+and the outcome is recorded in the manifest ("weights_only": accept/reject, torch's error text,
+whether torch.load handed the file to torch.jit.load, whether ./marker appeared): the scanner's
+weights-only verdict is tested against it.  The weights-only fixtures (benign/wo-*) are ordinary
+checkpoints that torch 1.13's weights-only unpickler accepts or refuses for a specific reason.
 --check does the same for the files already committed (nothing is written) and also compares the
 committed manifest.json with the one this script would write.  Exit status is non-zero if any
 proof fails.
@@ -669,6 +674,46 @@ os._exit(0)
 """
 
 
+CHILD_WO = r"""
+import json, os, sys, warnings
+path = sys.argv[1]
+import torch
+wo = {"result": "accept", "error": "", "jit": False}
+with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter("always")
+    try:
+        torch.load(path, weights_only=True)
+    except BaseException as e:
+        msg = str(e).strip().replace("\n", " ")
+        wo = {"result": "reject", "error": msg.split("WeightsUnpickler error: ", 1)[-1][:160]}
+wo["jit"] = any("dispatching to 'torch.jit.load'" in str(w.message) for w in caught)
+sys.stdout.flush()
+print("\n@@RESULT@@ %s" % json.dumps(wo))
+sys.stdout.flush()
+os._exit(0)
+"""
+
+
+def prove_weights_only(path):
+    """torch.load(path, weights_only=True) in a fresh child and directory: what torch 1.13 does,
+    for the scanner's weights-only verdict.  "marker" says whether a payload ran anyway."""
+    tmp = tempfile.mkdtemp(prefix="mg-wo-")
+    try:
+        env = {"PATH": "/usr/bin:/bin", "HOME": tmp, "TMPDIR": tmp, "LANG": "C.UTF-8",
+               "PYTHONDONTWRITEBYTECODE": "1"}
+        r = subprocess.run([sys.executable, "-c", CHILD_WO, path], cwd=tmp, env=env,
+                           stdin=subprocess.DEVNULL, capture_output=True, timeout=300)
+        out = r.stdout.decode(errors="replace")
+        if "@@RESULT@@" not in out:
+            raise SystemExit("weights_only child failed for %s: %s" % (path, r.stderr[-300:]))
+        wo = json.loads(out.rsplit("@@RESULT@@", 1)[1])
+        time.sleep(0.2)
+        wo["marker"] = os.path.exists(os.path.join(tmp, MARKER))
+        return {k: wo[k] for k in ("result", "error", "jit", "marker")}
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 def prove(fx, path):
     tmp = tempfile.mkdtemp(prefix="mg-proof-")
     try:
@@ -705,7 +750,10 @@ def manifest_entries():
         else:
             keys = ("file", "expect", "threat", "min_severity", "evidence", "proven",
                     "description", "format")
-        out.append({k: fx[k] for k in keys})
+        e = {k: fx[k] for k in keys}
+        if "weights_only" in fx:
+            e["weights_only"] = fx["weights_only"]
+        out.append(e)
     return out
 
 
@@ -722,13 +770,56 @@ def run_proofs(base):
     for fx in sorted(FIXTURES, key=lambda f: f["file"]):
         ok, res = prove(fx, os.path.join(base, fx["file"]))
         print(f"{label(fx, ok)}  {fx['file']}  [{res}]")
+        fx["weights_only"] = prove_weights_only(os.path.join(base, fx["file"]))
+        print(f"    weights_only=True: {fx['weights_only']}")
         if not ok:
             failed.append(fx["file"])
     return failed
 
 
+def weights_only():
+    """Checkpoints that torch 1.13's weights-only unpickler accepts or refuses, each for one
+    reason.  All load with weights_only=False; none carries a payload."""
+    import argparse
+    import collections
+    import numpy as np
+    torch.manual_seed(0)
+    ben("wo-accept-containers.pt",
+        torch_save({"w": nn.Parameter(torch.ones(2)), "t": torch.arange(3),
+                    "meta": {"epoch": 3, "name": "tiny", "flags": [True, False, None],
+                             "shape": (2, 3), "big": 2 ** 70, "neg": -5},
+                    "size": torch.Size([2, 3]), "dtype": torch.float32,
+                    "od": collections.OrderedDict(a=1)}),
+        "weights_only=True accepts it: nn.Parameter (_rebuild_parameter), tensors, nested "
+        "dict/list/tuple of ints (BININT*, LONG1), str, bool, None, torch.Size, a dtype global, "
+        "an OrderedDict (REDUCE + BUILD of its __dict__)", "pytorch-zip")
+    ben("wo-reject-numpy-scalar.pt",
+        torch_save({"w": torch.zeros(2), "best_acc": np.float64(0.5)}),
+        "weights_only=True refuses it: a NumPy scalar pickles as numpy.core.multiarray.scalar, "
+        "not on torch 1.13's allowlist (benign, but not allowlisted)", "pytorch-zip")
+    ben("wo-reject-argparse-namespace.pt",
+        torch_save({"w": torch.zeros(2), "args": argparse.Namespace(epochs=3, name="run")}),
+        "weights_only=True refuses it: argparse.Namespace (NEWOBJ + BUILD) is not on the "
+        "allowlist (benign, but not allowlisted)", "pytorch-zip")
+    ben("wo-reject-counter.pt",
+        torch_save({"w": torch.zeros(2), "vocab": collections.Counter(a=2, b=1)}),
+        "weights_only=True in torch 1.13 refuses collections.Counter (torch 2.x allows it)",
+        "pytorch-zip")
+    ben("wo-reject-device.pt", torch_save({"w": torch.zeros(2), "device": torch.device("cpu")}),
+        "weights_only=True in torch 1.13 refuses torch.device (torch 2.x allows it)",
+        "pytorch-zip")
+    ben("wo-reject-set.pt", torch_save({"w": torch.zeros(2), "labels": {"cat", "dog"}}),
+        "a Python set at pickle protocol 2 is REDUCE of __builtin__.set (the pickler's "
+        "fix_imports name); torch 1.13's weights-only GLOBAL does no name mapping and refuses it "
+        "(torch 2.x maps it to builtins.set and allows it)", "pytorch-zip")
+    ben("wo-reject-float.pt", torch_save({"w": torch.zeros(2), "loss": 0.25}),
+        "weights_only=True in torch 1.13 refuses every Python float: BINFLOAT is not among its "
+        "opcodes ('Unsupported operand 71'; torch 2.x accepts it)", "pytorch-zip")
+
+
 def build():
     benign()
+    weights_only()
     malicious()
     files = [f["file"] for f in FIXTURES]
     dups = {f for f in files if files.count(f) > 1}
