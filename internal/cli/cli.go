@@ -67,6 +67,8 @@ func commands() []command {
 		{"scan", "scan model files and directories for code-execution payloads", runScan},
 		{"explain", "disassemble a pickle and render it as pseudo-Python, findings marked", runExplain},
 		{"rules", "list every rule and the catalogue of dangerous globals", runRules},
+		{"convert", "IN -o OUT.safetensors: scan, then rebuild only allowlisted tensors into safetensors", runConvert},
+		{"verify", "A B: compare two model files tensor by tensor (names, dtypes, shapes, bytes)", runVerify},
 		{"policy", "init: write a commented modelgate.yaml; check FILE: validate and explain a policy", runPolicy},
 		{"serve", "run the gate: a Hugging Face Hub proxy that scans every download", runServe},
 		{"version", "print the version", runVersion},

@@ -189,6 +189,17 @@ type Options struct {
 	// a frame run this way; the default decoding (frames transparent) is
 	// what pickle.loads on bytes does.
 	FrameRestart bool
+	// OnStop, if set, receives the value each pickle returns (the object
+	// STOP pops), so that a caller can interpret the whole object graph
+	// rather than only the events. The value is the VM's symbolic one.
+	OnStop func(pickle int, pos int64, v Value)
+	// OnItems, if set, receives every batch of items that APPEND(S),
+	// SETITEM(S) or ADDITEMS add to a value that is not a global. The VM
+	// keeps added items only for plain lists, dicts and sets (up to
+	// Limits.KeepItems); this hook sees them in full and for instances too
+	// (the items of OrderedDict(), which torch state dicts are). The slice
+	// aliases the stack: it is only valid during the call.
+	OnItems func(op byte, pos int64, target Value, items []Value)
 }
 
 // Inline is data a loader reads from the middle of a pickle stream.
@@ -564,6 +575,9 @@ func (m *machine) addItems(target Value, items []Value) {
 // pushed items: a container grows; a global object being changed is an
 // event; an instance's own methods run (its class was already reported).
 func (m *machine) mutate(op byte, pos int64, target Value, items []Value) {
+	if m.opts.OnItems != nil && target.Kind != KindGlobal {
+		m.opts.OnItems(op, pos, target, items)
+	}
 	switch target.Kind {
 	case KindList, KindDict, KindSet:
 		m.addItems(target, items)
@@ -783,6 +797,9 @@ func (m *machine) step(op byte, pos int64) (stop bool, err error) {
 		v := m.pop(pos)
 		if m.tracing {
 			m.arg = Renderer{VarNames: true}.Render(v)
+		}
+		if m.opts.OnStop != nil {
+			m.opts.OnStop(m.pickle, pos, v)
 		}
 		return true, nil
 	case opPop:
