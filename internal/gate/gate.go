@@ -65,6 +65,7 @@ type Server struct {
 	hash    string
 	engine  *scan.Engine
 	metrics *metrics
+	meta    *metaCache // recent upstream HEAD answers
 	scanSem chan struct{}
 
 	mu      sync.Mutex
@@ -104,7 +105,7 @@ func New(cfg Config) (*Server, error) {
 	eng.Workers = 1
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Server{
-		cfg: cfg, policy: cfg.Policy, hash: cfg.Policy.Hash(), engine: eng, metrics: newMetrics(),
+		cfg: cfg, policy: cfg.Policy, hash: cfg.Policy.Hash(), engine: eng, metrics: newMetrics(), meta: newMetaCache(cfg.Now),
 		scanSem: make(chan struct{}, cfg.Workers), running: map[string]*scanJob{},
 		baseCtx: ctx, cancel: cancel,
 	}, nil

@@ -487,3 +487,32 @@ func BenchmarkGateLoad(b *testing.B) {
 		b.Errorf("scans %v", got)
 	}
 }
+
+// Upstream metadata is remembered briefly per token: repeated requests for
+// a file cost one upstream HEAD, and a client without access never gets a
+// gated file's metadata from another client's answer.
+func TestMetadataCache(t *testing.T) {
+	e := newEnv(t, gate.Config{})
+	heads := func() int {
+		n := 0
+		for _, r := range e.upstream.Requests() {
+			if r.Method == "HEAD" {
+				n++
+			}
+		}
+		return n
+	}
+	for range 3 {
+		e.do("GET", "/org/model/resolve/"+e.commit+"/clean.pkl", map[string]string{"Range": "bytes=0-0"})
+	}
+	if n := heads(); n != 1 {
+		t.Errorf("%d upstream HEADs for three requests of one pinned file, want 1", n)
+	}
+	auth := map[string]string{"Authorization": "Bearer " + e.upstream.Token}
+	if resp, _ := e.do("HEAD", "/org/gated/resolve/main/clean.pkl", auth); resp.StatusCode != 200 {
+		t.Fatalf("gated with token: %d", resp.StatusCode)
+	}
+	if resp, _ := e.do("HEAD", "/org/gated/resolve/main/clean.pkl", nil); resp.StatusCode == 200 {
+		t.Errorf("gated metadata served to a client without a token")
+	}
+}

@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode"
 
@@ -108,11 +109,19 @@ type scanJob struct {
 
 // resolve answers HEAD and GET on a file.
 func (s *Server) resolve(w http.ResponseWriter, r *http.Request, fr fileRequest) {
-	ctx := hub.WithToken(r.Context(), bearer(r))
-	meta, err := s.cfg.Upstream.Head(ctx, s.cfg.Upstream.ResolveURL(fr.ref, fr.ref.Revision, fr.ref.Path))
-	if err != nil {
-		s.upstreamError(w, r, fr, "", err)
-		return
+	token := bearer(r)
+	ctx := hub.WithToken(r.Context(), token)
+	u := s.cfg.Upstream.ResolveURL(fr.ref, fr.ref.Revision, fr.ref.Path)
+	meta, ok := s.meta.get(u, token)
+	if !ok {
+		var err error
+		if meta, err = s.cfg.Upstream.Head(ctx, u); err != nil {
+			s.upstreamError(w, r, fr, "", err)
+			return
+		}
+		if isCommit(meta.Commit) && meta.Size >= 0 && meta.ETag != "" {
+			s.meta.put(u, token, meta, fr.ref.Revision == meta.Commit)
+		}
 	}
 	if !isCommit(meta.Commit) || meta.Size < 0 || meta.ETag == "" {
 		s.decide(r, fr, meta, "error", "upstream answered without commit, size or etag", nil, 0)
@@ -306,6 +315,14 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, fr fileRequest, m
 		fetch = s.cfg.Upstream.FetchStorage
 	}
 	resp, err := fetch(ctx, src, h)
+	var he *hub.Error
+	if err != nil && meta.Location != "" && errors.As(err, &he) && (he.Status == http.StatusForbidden || he.Status == http.StatusGone) {
+		// The remembered storage URL has expired: resolve it again.
+		fresh, herr := s.cfg.Upstream.Head(ctx, s.cfg.Upstream.ResolveURL(fr.ref, meta.Commit, fr.ref.Path))
+		if herr == nil && fresh.Location != "" && fresh.ETag == meta.ETag {
+			resp, err = fetch(ctx, fresh.Location, h)
+		}
+	}
 	if err != nil {
 		var he *hub.Error
 		if errors.As(err, &he) && he.Status == http.StatusRequestedRangeNotSatisfiable {
@@ -350,7 +367,9 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, fr fileRequest, m
 			dst = io.MultiWriter(w, sum, tmp)
 		}
 	}
-	n, err := io.Copy(dst, resp.Body)
+	buf := copyBuffers.Get().(*[]byte)
+	n, err := io.CopyBuffer(dst, resp.Body, *buf)
+	copyBuffers.Put(buf)
 	s.metrics.served(n)
 	if tmp != nil {
 		defer os.Remove(tmp.Name())
@@ -374,6 +393,10 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, fr fileRequest, m
 	}
 	return n, nil
 }
+
+// copyBuffers are the buffers file bytes stream through (larger than
+// io.Copy's 32 KiB: fewer writes and hash calls per byte).
+var copyBuffers = sync.Pool{New: func() any { b := make([]byte, 256<<10); return &b }}
 
 func (s *Server) cachePath(sha string) string {
 	return filepath.Join(s.cfg.CacheDir, sha[:2], sha)
