@@ -61,6 +61,14 @@ const (
 
 	RuleTFLiteCustomOp = "TFLITE-CUSTOM-OP"
 
+	RuleSentencePieceMalformed    = "SENTENCEPIECE-MALFORMED"
+	RuleSentencePieceUnknownField = "SENTENCEPIECE-UNKNOWN-FIELD"
+	RuleSentencePieceEmbedded     = "SENTENCEPIECE-EMBEDDED"
+
+	RuleFlaxMalformed = "FLAX-MSGPACK-MALFORMED"
+	RuleFlaxExtType   = "FLAX-MSGPACK-EXT-TYPE"
+	RuleFlaxDtype     = "FLAX-MSGPACK-DTYPE"
+
 	RuleKerasLambda       = "KERAS-LAMBDA"
 	RuleKerasCustomObject = "KERAS-CUSTOM-OBJECT"
 
@@ -221,6 +229,24 @@ var Rules = []finding.Rule{
 	rule(RuleTFLiteCustomOp, finding.Medium, "TFLite custom operators",
 		"Custom operators need native code registered in the interpreter.",
 		"https://www.tensorflow.org/lite/guide/ops_custom"),
+	rule(RuleSentencePieceMalformed, finding.Medium, "SentencePiece model that does not follow sentencepiece_model.proto",
+		"The ModelProto does not parse to its end (truncated, trailing bytes, bad wire data), a known field has the wrong wire type, a string is not UTF-8, or a check of the real loader fails (empty piece, no or several <unk>, precompiled_charsmap layout): a file the sentencepiece library refuses or reads differently is not the tokenizer it claims to be.",
+		"https://github.com/google/sentencepiece/blob/master/src/sentencepiece_model.proto"),
+	rule(RuleSentencePieceUnknownField, finding.Low, "SentencePiece model with fields outside the schema",
+		"Fields the schema does not define (extensions 200 and up included) or oversized strings: the loader keeps them but never uses them, so they are room for a payload; medium from 1 KiB. Their content is analysed as a nested input.",
+		"https://github.com/google/sentencepiece/blob/master/src/sentencepiece_model.proto"),
+	rule(RuleSentencePieceEmbedded, finding.Medium, "A pickle or zip inside a SentencePiece model",
+		"A field, or the bytes after the model, starts like a pickle or a zip archive: sentencepiece ignores it, but it is a payload staged for other code; it is analysed as a nested input, whose own findings say what it would do.",
+		"https://github.com/google/sentencepiece/blob/master/src/sentencepiece_model.proto"),
+	rule(RuleFlaxMalformed, finding.Medium, "Flax msgpack checkpoint that flax.serialization cannot restore as written",
+		"The msgpack stream is truncated, has bytes after the top-level map, invalid bytes or UTF-8, non-string map keys, or an ndarray payload whose (shape, dtype, bytes) disagree: msgpack_restore refuses it or returns something other than the tensors it claims.",
+		"https://github.com/google/flax/blob/main/flax/serialization.py"),
+	rule(RuleFlaxExtType, finding.High, "Flax msgpack with an ext type flax does not define",
+		"flax.serialization decodes ext codes 1 (ndarray), 2 (complex) and 3 (numpy scalar) and returns any other code as an inert msgpack.ExtType; a loader with its own ext_hook (msgpack-numpy style) may instead rebuild objects from it, which can run code. The payload is analysed as a nested input.",
+		"https://github.com/google/flax/blob/main/flax/serialization.py"),
+	rule(RuleFlaxDtype, finding.Medium, "Flax ndarray with a dtype that is not plain numeric",
+		"flax writes only numeric dtypes (it refuses object and structured arrays); an object dtype is high (np.frombuffer refuses it, but object arrays are how pickles hide in array formats), other non-numeric dtypes are medium.",
+		"https://github.com/google/flax/blob/main/flax/serialization.py"),
 	rule(RuleKerasLambda, finding.High, "Keras Lambda layer",
 		"A Lambda layer carries marshalled Python bytecode that runs when the model is loaded or called (safe_mode=False).",
 		"https://nvd.nist.gov/vuln/detail/CVE-2024-3660"),

@@ -3,6 +3,7 @@ package scan
 import (
 	"github.com/modelgate/modelgate/internal/analyzer"
 	"github.com/modelgate/modelgate/internal/formats/compress"
+	"github.com/modelgate/modelgate/internal/formats/flaxmsgpack"
 	"github.com/modelgate/modelgate/internal/formats/gguf"
 	"github.com/modelgate/modelgate/internal/formats/hfconfig"
 	"github.com/modelgate/modelgate/internal/formats/joblib"
@@ -12,6 +13,7 @@ import (
 	"github.com/modelgate/modelgate/internal/formats/picklefile"
 	"github.com/modelgate/modelgate/internal/formats/pytorch"
 	"github.com/modelgate/modelgate/internal/formats/safetensors"
+	"github.com/modelgate/modelgate/internal/formats/sentencepiece"
 	"github.com/modelgate/modelgate/internal/formats/sevenzip"
 	"github.com/modelgate/modelgate/internal/formats/tarfile"
 	"github.com/modelgate/modelgate/internal/formats/tensorflow"
@@ -45,6 +47,12 @@ func Registry() []analyzer.Analyzer {
 		tensorflow.GraphDefAnalyzer{},   // frozen *.pb
 		tensorflow.CheckpointAnalyzer{}, // variables/ index and data shards, fingerprint.pb, checkpoint
 		tflite.Analyzer{},
+		// Both before the raw pickle and only on strict content checks
+		// (the first bytes of either are never pickle opcodes that load),
+		// so a pickle or zip named tokenizer.model or flax_model.msgpack
+		// falls through to the analysers above or to the pickle.
+		sentencepiece.Analyzer{},
+		flaxmsgpack.Analyzer{}, // also needs a .msgpack name
 		picklefile.Analyzer{},
 	}
 }
