@@ -516,3 +516,36 @@ func TestMetadataCache(t *testing.T) {
 		t.Errorf("gated metadata served to a client without a token")
 	}
 }
+
+// Every file of a repository laid out like a real Hub model is served:
+// configs, a SentencePiece tokenizer, safetensors and torch.save weights
+// written by the real libraries, docs. (Fail-closed must not mean
+// "refuses a normal model".)
+func TestRealisticRepositoryServed(t *testing.T) {
+	e := newEnv(t, gate.Config{})
+	read := func(p string) []byte {
+		b, err := os.ReadFile(filepath.Join("..", "formats", p))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	files := []hubtest.File{
+		{Path: ".gitattributes", Content: []byte("*.bin filter=lfs diff=lfs merge=lfs -text\n")},
+		{Path: "README.md", Content: []byte("# tiny\n")},
+		{Path: "config.json", Content: []byte(`{"architectures": ["LlamaForCausalLM"], "model_type": "llama"}`)},
+		{Path: "generation_config.json", Content: []byte(`{"bos_token_id": 1}`)},
+		{Path: "tokenizer_config.json", Content: []byte(`{"chat_template": "{% for m in messages %}{{ m['content'] }}{% endfor %}"}`)},
+		{Path: "tokenizer.json", Content: []byte(`{"version": "1.0"}`)},
+		{Path: "tokenizer.model", Content: read("sentencepiece/testdata/benign/bpe.model"), LFS: true},
+		{Path: "model.safetensors", Content: read("safetensors/testdata/benign/multi.safetensors"), LFS: true},
+		{Path: "pytorch_model.bin", Content: read("pytorch/testdata/benign/checkpoint-adam.pt"), LFS: true},
+	}
+	e.upstream.AddRepo(hubtest.Repo{ID: "org/tiny", Files: files})
+	for _, f := range files {
+		resp, body := e.do("GET", "/org/tiny/resolve/main/"+f.Path, nil)
+		if resp.StatusCode != 200 || !bytes.Equal(body, f.Content) {
+			t.Errorf("%s: %d %q", f.Path, resp.StatusCode, resp.Header.Get("X-Error-Message"))
+		}
+	}
+}

