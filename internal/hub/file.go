@@ -233,8 +233,9 @@ func (f *File) rangeRequest(p []byte, off int64) (int, error) {
 	}
 }
 
-// maxSpool bounds the streamed fallback (disk, not memory).
-const maxSpool = 64 << 30
+// maxSpool bounds the streamed fallback (temporary disk, not memory): a
+// larger file from a server that ignores Range is an error, not a download.
+const maxSpool = 8 << 30
 
 func (f *File) spoolBody(resp *http.Response) error {
 	if f.size > maxSpool {
