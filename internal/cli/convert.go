@@ -19,10 +19,11 @@ const listMax = 20
 // runConvert implements "convert IN -o OUT.safetensors [--key K] [--force]":
 // the normal scan first, then the allowlisted rebuild of the tensors.
 func runConvert(ctx context.Context, args []string, env *Env) (int, error) {
-	fs := newFlagSet("convert", "IN -o OUT.safetensors [--key K] [--force]", env)
+	fs := newFlagSet("convert", "IN -o OUT.safetensors [--key K] [--force] [--policy FILE]", env)
 	out := fs.String("o", "", "the safetensors file to write (required)")
 	key := fs.String("key", "", "convert only this entry of a nested checkpoint (e.g. model or state_dict; dotted for deeper ones)")
 	force := fs.Bool("force", false, "replace OUT if it exists")
+	policyFile := fs.String("policy", "", "policy for the scan that comes first (default: modelgate.yaml in the working directory, else the built-in policy)")
 	pos, err := parseInterleaved(fs, args)
 	if err != nil {
 		return ExitIncomplete, flagError(err)
@@ -41,7 +42,7 @@ func runConvert(ctx context.Context, args []string, env *Env) (int, error) {
 		return ExitIncomplete, usagef("convert: %s exists (use --force to replace it)", *out)
 	}
 
-	pol, err := loadPolicy("")
+	pol, err := loadPolicy(*policyFile)
 	if err != nil {
 		return ExitIncomplete, err
 	}

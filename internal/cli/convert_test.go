@@ -92,3 +92,20 @@ func TestConvertRefusals(t *testing.T) {
 		})
 	}
 }
+
+// convert's scan obeys --policy: a policy that denies a global the
+// checkpoint imports stops the conversion.
+func TestConvertPolicy(t *testing.T) {
+	dir := t.TempDir()
+	pol := filepath.Join(dir, "policy.yaml")
+	if err := os.WriteFile(pol, []byte("version: 1\ndeny:\n  - global: collections.OrderedDict\n    severity: critical\n    reason: test\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	in := "../formats/pytorch/testdata/benign/state-dict-p4.pt"
+	if r := run(t, nil, false, "convert", in, "-o", filepath.Join(dir, "a.safetensors")); r.code != 0 {
+		t.Fatalf("without the policy: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if r := run(t, nil, false, "convert", "--policy", pol, in, "-o", filepath.Join(dir, "b.safetensors")); r.code != 1 {
+		t.Errorf("with a policy denying OrderedDict: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+}
