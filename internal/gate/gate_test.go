@@ -214,8 +214,12 @@ func TestDecisionsSurviveRestart(t *testing.T) {
 // A scan longer than ScanWait answers 429 with Retry-After; the scan goes
 // on and a retry gets the verdict.
 func TestPendingScan(t *testing.T) {
-	e := newEnv(t, gate.Config{ScanWait: time.Nanosecond})
+	e := newEnv(t, gate.Config{ScanWait: 10 * time.Millisecond})
+	// The upstream holds the file's bytes until the first answer is in, so
+	// the scan cannot finish within ScanWait however the machine schedules.
+	e.upstream.Hold = make(chan struct{})
 	resp, _ := e.do("GET", "/org/model/resolve/main/evil.pkl", nil)
+	close(e.upstream.Hold)
 	if resp.StatusCode != 429 || resp.Header.Get("Retry-After") == "" {
 		t.Fatalf("first GET: %d %v", resp.StatusCode, resp.Header)
 	}

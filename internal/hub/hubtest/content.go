@@ -21,6 +21,13 @@ var chunkPool = sync.Pool{New: func() any { b := make([]byte, chunkSize); return
 // (a server may ignore Range, RFC 9110 §14.2), as is every request when
 // IgnoreRange is set. The caller sets ETag and any Hub headers.
 func (s *Server) serveContent(w http.ResponseWriter, r *http.Request, f *file) {
+	if s.Hold != nil && r.Method == http.MethodGet {
+		select {
+		case <-s.Hold:
+		case <-r.Context().Done():
+			return
+		}
+	}
 	h := w.Header()
 	h.Set("Accept-Ranges", "bytes")
 	h.Set("Content-Type", "application/octet-stream")

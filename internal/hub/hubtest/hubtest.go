@@ -149,6 +149,10 @@ type Server struct {
 	// (on another host there). Off by default: a relative Location keeps the
 	// test hermetic and exercises relative-redirect handling.
 	AbsoluteRedirects bool
+	// Hold, when set, makes every GET of file content (resolve of a small
+	// file, or the CDN) wait until the channel is closed or the request is
+	// cancelled: a slow upstream, without sleeping in tests.
+	Hold chan struct{}
 
 	bytes atomic.Int64
 
