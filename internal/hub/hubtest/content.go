@@ -21,9 +21,10 @@ var chunkPool = sync.Pool{New: func() any { b := make([]byte, chunkSize); return
 // (a server may ignore Range, RFC 9110 §14.2), as is every request when
 // IgnoreRange is set. The caller sets ETag and any Hub headers.
 func (s *Server) serveContent(w http.ResponseWriter, r *http.Request, f *file) {
-	if s.Hold != nil && r.Method == http.MethodGet {
+	k := knobsOf(r)
+	if k.hold != nil && r.Method == http.MethodGet {
 		select {
-		case <-s.Hold:
+		case <-k.hold:
 		case <-r.Context().Done():
 			return
 		}
@@ -32,7 +33,7 @@ func (s *Server) serveContent(w http.ResponseWriter, r *http.Request, f *file) {
 	h.Set("Accept-Ranges", "bytes")
 	h.Set("Content-Type", "application/octet-stream")
 	start, n, status := int64(0), f.Size, http.StatusOK
-	if rg := r.Header.Get("Range"); rg != "" && !s.IgnoreRange {
+	if rg := r.Header.Get("Range"); rg != "" && !k.ignoreRange {
 		a, b, ok, ignore := parseRange(rg, f.Size)
 		switch {
 		case ignore:

@@ -1,6 +1,7 @@
 package hubtest
 
 import (
+	"context"
 	"crypto/hmac"
 	"crypto/sha1"
 	"crypto/sha256"
@@ -70,7 +71,10 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		s.failN--
 		failCode, failRA = s.failCode, s.failRA
 	}
+	k := knobs{token: s.Token, pageSize: s.PageSize, ignoreRange: s.IgnoreRange,
+		anonymousNotFound401: s.AnonymousNotFound401, absoluteRedirects: s.AbsoluteRedirects, hold: s.Hold}
 	s.mu.Unlock()
+	r = r.WithContext(context.WithValue(r.Context(), knobsKey{}, k))
 	rec := &statusRecorder{ResponseWriter: w, log: func(status int) {
 		req := Request{
 			Method:        r.Method,
@@ -210,7 +214,7 @@ func redirectRenamed(w http.ResponseWriter, r *http.Request, prefix, newID strin
 
 // authorized reports whether the request carries the server's token.
 func (s *Server) authorized(r *http.Request) bool {
-	return r.Header.Get("Authorization") == "Bearer "+s.Token
+	return r.Header.Get("Authorization") == "Bearer "+knobsOf(r).token
 }
 
 // visible reports whether a repo may be shown to this request (private
@@ -221,7 +225,7 @@ func (s *Server) visible(st *repoState, r *http.Request) bool {
 
 func (s *Server) repoNotFound(w http.ResponseWriter, r *http.Request) {
 	status := http.StatusNotFound
-	if s.AnonymousNotFound401 && r.Header.Get("Authorization") == "" {
+	if knobsOf(r).anonymousNotFound401 && r.Header.Get("Authorization") == "" {
 		status = http.StatusUnauthorized
 	}
 	writeError(w, status, codeRepoNotFound, msgRepoNotFound)
@@ -467,7 +471,7 @@ func (s *Server) serveTree(w http.ResponseWriter, r *http.Request, st *repoState
 		}
 		start = n
 	}
-	size := s.PageSize
+	size := knobsOf(r).pageSize
 	if size <= 0 {
 		size = DefaultPageSize
 	}
@@ -599,7 +603,7 @@ func (s *Server) redirectLFS(w http.ResponseWriter, r *http.Request, st *repoSta
 	q.Set("Signature", cdnSignature(sha, expires))
 	q.Set("Key-Pair-Id", "HUBTEST")
 	loc := "/cdn/" + sha + "?" + q.Encode()
-	if s.AbsoluteRedirects {
+	if knobsOf(r).absoluteRedirects {
 		loc = s.URL + loc
 	}
 	xet := XetHash(sha)

@@ -126,6 +126,10 @@ type Request struct {
 }
 
 // Server is the fake Hub. Create it with New and Close it when done.
+//
+// The exported knobs below may be set before the first request. Once
+// requests are in flight (in particular from another process, which gives
+// the race detector no happens-before edge), change them with Update.
 type Server struct {
 	*httptest.Server
 
@@ -165,6 +169,32 @@ type Server struct {
 	failN    int
 	failCode int
 	failRA   string
+}
+
+// Update changes the server's knobs under its lock; each request reads
+// them once, when it starts.
+func (s *Server) Update(f func(s *Server)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	f(s)
+}
+
+// knobs is the snapshot of the exported settings one request works with.
+type knobs struct {
+	token                string
+	pageSize             int
+	ignoreRange          bool
+	anonymousNotFound401 bool
+	absoluteRedirects    bool
+	hold                 chan struct{}
+}
+
+type knobsKey struct{}
+
+// knobsOf returns the settings snapshot of a request.
+func knobsOf(r *http.Request) knobs {
+	k, _ := r.Context().Value(knobsKey{}).(knobs)
+	return k
 }
 
 // New starts a fake Hub on a loopback httptest.Server.

@@ -240,7 +240,7 @@ func paths(es []entry) []string {
 func TestTree(t *testing.T) {
 	s := newHub(t)
 	commit := s.AddRepo(basicRepo())
-	s.PageSize = 2
+	s.Update(func(s *hubtest.Server) { s.PageSize = 2 })
 
 	all, pages := listAll(t, s.URL+"/api/models/org/model/tree/main?recursive=true")
 	want := []string{"f:README.md", "f:config.json", "d:onnx", "f:onnx/model.onnx", "d:onnx/sub", "f:onnx/sub/extra.txt", "f:pytorch_model.bin"}
@@ -270,7 +270,7 @@ func TestTree(t *testing.T) {
 		}
 	}
 
-	s.PageSize = 0 // default: one page
+	s.Update(func(s *hubtest.Server) { s.PageSize = 0 }) // default: one page
 	top, pages := listAll(t, s.URL+"/api/models/org/model/tree/main")
 	if got, want := paths(top), []string{"f:README.md", "f:config.json", "d:onnx", "f:pytorch_model.bin"}; !slices.Equal(got, want) || pages != 1 {
 		t.Errorf("top level %v (%d pages), want %v", got, pages, want)
@@ -359,11 +359,11 @@ func TestResolveRanges(t *testing.T) {
 		}
 	}
 
-	s.IgnoreRange = true
+	s.Update(func(s *hubtest.Server) { s.IgnoreRange = true })
 	if r := get(t, u, "Range", "bytes=0-4"); r.status != 200 || !bytes.Equal(r.body, config) || r.header.Get("Content-Range") != "" {
 		t.Errorf("IgnoreRange: %d %q", r.status, r.body)
 	}
-	s.IgnoreRange = false
+	s.Update(func(s *hubtest.Server) { s.IgnoreRange = false })
 
 	s.Reset()
 	if r := do(t, http.DefaultClient, "HEAD", u); r.status != 200 || r.header.Get("Content-Length") != fmt.Sprint(n) {
@@ -427,7 +427,7 @@ func TestResolveLFS(t *testing.T) {
 		t.Errorf("unsigned: %d", r.status)
 	}
 
-	s.AbsoluteRedirects = true
+	s.Update(func(s *hubtest.Server) { s.AbsoluteRedirects = true })
 	if loc := do(t, noRedirect, "HEAD", u).header.Get("Location"); !strings.HasPrefix(loc, s.URL+"/cdn/") {
 		t.Errorf("absolute Location %q", loc)
 	}
@@ -477,7 +477,7 @@ func TestErrors(t *testing.T) {
 	if r := get(t, s.URL+"/api/models/org/private", "Authorization", bearer); r.status != 200 || !bytes.Contains(r.body, []byte(`"private":true`)) {
 		t.Errorf("private with token: %d %s", r.status, r.body)
 	}
-	s.AnonymousNotFound401 = true
+	s.Update(func(s *hubtest.Server) { s.AnonymousNotFound401 = true })
 	checkError(t, get(t, s.URL+"/api/models/org/private"), 401, "RepoNotFound", "Repository not found")
 	checkError(t, get(t, s.URL+"/api/models/org/private", "Authorization", "Bearer x"), 404, "RepoNotFound", "Repository not found")
 
