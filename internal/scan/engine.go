@@ -142,14 +142,23 @@ type job struct {
 }
 
 // skipExtensions are files a directory walk passes over unless their
-// content sniffs as a supported format (a pickle named .txt is still found).
+// content sniffs as a supported format (a pickle named .txt is still found):
+// documentation, source, and the text and media files datasets are made of.
 var skipExtensions = map[string]bool{
-	".md": true, ".txt": true, ".rst": true, ".py": true, ".json": true, ".yaml": true,
-	".yml": true, ".toml": true, ".cfg": true, ".ini": true, ".html": true, ".css": true,
-	".js": true, ".ts": true, ".csv": true, ".tsv": true, ".png": true, ".jpg": true,
-	".jpeg": true, ".gif": true, ".svg": true, ".ipynb": true, ".sh": true, ".go": true,
-	".c": true, ".h": true, ".cpp": true, ".cc": true, ".hpp": true, ".xml": true, ".lock": true, ".gitattributes": true,
-	".gitignore": true, ".log": true, ".pdf": true, ".pyc": true,
+	// documentation and configuration
+	".md": true, ".txt": true, ".rst": true, ".json": true, ".yaml": true, ".yml": true,
+	".toml": true, ".cfg": true, ".ini": true, ".html": true, ".css": true, ".ipynb": true,
+	".xml": true, ".lock": true, ".gitattributes": true, ".gitignore": true, ".log": true, ".pdf": true,
+	// source (custom code is judged through config.json's auto_map)
+	".py": true, ".pyc": true, ".js": true, ".ts": true, ".sh": true, ".go": true,
+	".c": true, ".h": true, ".cpp": true, ".cc": true, ".hpp": true,
+	// tabular and text data
+	".csv": true, ".tsv": true, ".jsonl": true, ".ndjson": true, ".srt": true, ".vtt": true,
+	// images, audio and video
+	".png": true, ".jpg": true, ".jpeg": true, ".gif": true, ".svg": true, ".webp": true,
+	".bmp": true, ".tif": true, ".tiff": true, ".ico": true,
+	".wav": true, ".mp3": true, ".flac": true, ".ogg": true, ".opus": true, ".m4a": true,
+	".mp4": true, ".webm": true, ".mkv": true, ".avi": true, ".mov": true,
 }
 
 // Optional reports whether a file met in a repository (a directory walk, a
