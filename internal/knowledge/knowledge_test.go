@@ -688,3 +688,19 @@ func TestCatalogueAdditions(t *testing.T) {
 		t.Error("nil catalogue is not the built-in one")
 	}
 }
+
+// Names are matched exactly, as Python's import system resolves them: a
+// case variant of a dangerous module is not the dangerous module, but it is
+// not demoted either — it is unknown, so calling it at load is high (one
+// peer scanner demoted upper-case module names).
+func TestCaseVariantsAreUnknownNotSafe(t *testing.T) {
+	for _, mn := range [][2]string{{"OS", "system"}, {"Posix", "system"}, {"SUBPROCESS", "Popen"}, {"Builtins", "eval"}} {
+		v := Classify(mn[0], mn[1])
+		if v.Tier != TierUnknown {
+			t.Errorf("Classify(%q, %q) tier %v, want unknown", mn[0], mn[1], v.Tier)
+		}
+		if j := Judge(v, Called); j.RuleID != RuleUnknownCall || j.Severity != finding.High {
+			t.Errorf("%s.%s called: %+v", mn[0], mn[1], j)
+		}
+	}
+}

@@ -69,6 +69,10 @@ const (
 	RuleFlaxExtType   = "FLAX-MSGPACK-EXT-TYPE"
 	RuleFlaxDtype     = "FLAX-MSGPACK-DTYPE"
 
+	RuleArrowPyExtension = "ARROW-PY-EXTENSION-TYPE"
+	RuleArrowMalformed   = "ARROW-MALFORMED"
+	RuleParquetMalformed = "PARQUET-MALFORMED"
+
 	RuleKerasLambda       = "KERAS-LAMBDA"
 	RuleKerasCustomObject = "KERAS-CUSTOM-OBJECT"
 
@@ -247,6 +251,15 @@ var Rules = []finding.Rule{
 	rule(RuleFlaxDtype, finding.Medium, "Flax ndarray with a dtype that is not plain numeric",
 		"flax writes only numeric dtypes (it refuses object and structured arrays); an object dtype is high (np.frombuffer refuses it, but object arrays are how pickles hide in array formats), other non-numeric dtypes are medium.",
 		"https://github.com/google/flax/blob/main/flax/serialization.py"),
+	rule(RuleArrowPyExtension, finding.High, "Arrow field of the extension type arrow.py_extension_type",
+		"A field of an Arrow schema (an Arrow IPC file or stream, a Feather v2 file, a datasets .arrow cache file, or the ARROW:schema a Parquet file stores) has ARROW:extension:name = arrow.py_extension_type, pyarrow.PyExtensionType: pyarrow 0.14.0 to 14.0.0 rebuilds that type with pickle.loads of the field's ARROW:extension:metadata as soon as the file is opened (CVE-2023-47248); 14.0.1 and later, or pyarrow-hotfix, refuse it unless auto-loading is turned back on. The pickle is analysed as a nested input, whose own findings say what it would run. Old releases of the datasets library wrote their ArrayND features this way; no current writer does.",
+		"https://nvd.nist.gov/vuln/detail/CVE-2023-47248"),
+	rule(RuleArrowMalformed, finding.Medium, "Arrow IPC metadata that pyarrow cannot read as written",
+		"An Arrow IPC file, stream or schema message is truncated, has a reference or length out of bounds, an unknown type id or metadata version, duplicate extension keys, a second schema, or bytes after the end-of-stream marker: Arrow readers refuse it or may read it differently. The walk of the flatbuffers keeps what it found before the fault.",
+		"https://github.com/apache/arrow/blob/main/format/Schema.fbs"),
+	rule(RuleParquetMalformed, finding.Medium, "Parquet footer that Parquet readers cannot read as written",
+		"The Parquet magic, footer length or Thrift FileMetaData is truncated, out of bounds or invalid, a required field is missing, the ARROW:schema is not base64 or appears more than once: readers refuse the file or may read it differently. Only the footer is read, never column data.",
+		"https://github.com/apache/parquet-format/blob/master/src/main/thrift/parquet.thrift"),
 	rule(RuleKerasLambda, finding.High, "Keras Lambda layer",
 		"A Lambda layer carries marshalled Python bytecode that runs when the model is loaded or called (safe_mode=False).",
 		"https://nvd.nist.gov/vuln/detail/CVE-2024-3660"),
