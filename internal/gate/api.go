@@ -24,6 +24,16 @@ const maxAPIBody = 32 << 20
 var (
 	apiInfo = regexp.MustCompile(`^/api/(models|datasets|spaces)/([^/]+(?:/[^/]+)?)(?:/revision/([^/]+))?$`)
 	apiTree = regexp.MustCompile(`^/api/(models|datasets|spaces)/([^/]+/[^/]+|[^/]+)/tree/([^/]+)(/.*)?$`)
+	// paths-info is the one POST: a read-only lookup of a list of paths
+	// (huggingface_hub's get_paths_info, HfFileSystem as the datasets
+	// library uses it; @huggingface/hub's pathsInfo).
+	apiPathsInfo = regexp.MustCompile(`^/api/(models|datasets|spaces)/([^/]+/[^/]+|[^/]+)/paths-info/([^/]+)$`)
+)
+
+// Bounds of a paths-info request the gate forwards.
+const (
+	maxPathsInfoBody  = 1 << 20
+	maxPathsInfoPaths = 10000
 )
 
 // api passes an info or tree request to the upstream with the client's
@@ -74,6 +84,92 @@ func (s *Server) api(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx := hub.WithToken(r.Context(), bearer(r))
 	resp, err := s.cfg.Upstream.Fetch(ctx, up, http.Header{"Accept": {"application/json"}})
+	s.relay(w, r, resp, err, typ, repoID, rev, tree)
+}
+
+// pathsInfo forwards a paths-info lookup: the body (a form, or the JSON the
+// JavaScript client sends) is parsed, every path validated, and only paths
+// and expand are sent upstream, as a form. The answer is a list of tree
+// entries and is annotated like one.
+func (s *Server) pathsInfo(w http.ResponseWriter, r *http.Request) {
+	m := apiPathsInfo.FindStringSubmatch(r.URL.EscapedPath())
+	if m == nil {
+		w.Header().Set("Allow", "GET, HEAD")
+		hubError(w, http.StatusMethodNotAllowed, "", "modelgate: only GET and HEAD are served, and POST to paths-info")
+		return
+	}
+	typ, repo, rev := m[1], m[2], m[3]
+	repoID, err := url.PathUnescape(repo)
+	if err == nil {
+		err = hub.ValidRepoID(repoID)
+	}
+	if err != nil {
+		hubError(w, http.StatusBadRequest, "", "modelgate: "+err.Error())
+		return
+	}
+	if len(rev) > 3*maxRevision {
+		hubError(w, http.StatusBadRequest, "", "modelgate: bad revision")
+		return
+	}
+	paths, expand, err := parsePathsInfo(r)
+	if err != nil {
+		hubError(w, http.StatusBadRequest, "", "modelgate: paths-info: "+err.Error())
+		return
+	}
+	form := url.Values{"paths": paths}
+	if expand {
+		form.Set("expand", "True")
+	}
+	ctx := hub.WithToken(r.Context(), bearer(r))
+	resp, err := s.cfg.Upstream.PostForm(ctx, s.cfg.Upstream.Endpoint+r.URL.EscapedPath(), form, http.Header{"Accept": {"application/json"}})
+	s.relay(w, r, resp, err, typ, repoID, rev, true)
+}
+
+// parsePathsInfo reads a paths-info body: a form with repeated paths and
+// expand (huggingface_hub), or JSON {"paths": [...], "expand": bool}.
+func parsePathsInfo(r *http.Request) (paths []string, expand bool, err error) {
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxPathsInfoBody+1))
+	if err != nil {
+		return nil, false, err
+	}
+	if len(body) > maxPathsInfoBody {
+		return nil, false, fmt.Errorf("body larger than %d bytes", maxPathsInfoBody)
+	}
+	if ct := r.Header.Get("Content-Type"); strings.HasPrefix(ct, "application/json") {
+		var req struct {
+			Paths  []string `json:"paths"`
+			Expand bool     `json:"expand"`
+		}
+		if err := json.Unmarshal(body, &req); err != nil {
+			return nil, false, fmt.Errorf("bad JSON body: %w", err)
+		}
+		paths, expand = req.Paths, req.Expand
+	} else {
+		form, err := url.ParseQuery(string(body))
+		if err != nil {
+			return nil, false, fmt.Errorf("bad form body: %w", err)
+		}
+		paths = form["paths"]
+		switch strings.ToLower(form.Get("expand")) {
+		case "true", "1":
+			expand = true
+		}
+	}
+	if len(paths) == 0 || len(paths) > maxPathsInfoPaths {
+		return nil, false, fmt.Errorf("between 1 and %d paths are required", maxPathsInfoPaths)
+	}
+	for _, p := range paths {
+		if err := validFilePath(strings.Trim(p, "/")); err != nil {
+			return nil, false, fmt.Errorf("path %q: %w", p, err)
+		}
+	}
+	return paths, expand, nil
+}
+
+// relay turns an upstream API answer into the gate's: errors mapped, the
+// JSON bounded, xet fields stripped, each file annotated with the gate's
+// status, pagination links rewritten to the gate.
+func (s *Server) relay(w http.ResponseWriter, r *http.Request, resp *http.Response, err error, typ, repoID, rev string, tree bool) {
 	if err != nil {
 		var he *hub.Error
 		if ok := asHubError(err, &he); ok && he.Status < 500 {
@@ -106,6 +202,7 @@ func (s *Server) api(w http.ResponseWriter, r *http.Request) {
 		if !isCommit(commit) {
 			// The listing does not say which commit it shows: ask.
 			revision, _ := url.PathUnescape(rev)
+			ctx := hub.WithToken(r.Context(), bearer(r))
 			info, err := s.cfg.Upstream.Info(ctx, hub.Ref{Type: strings.TrimSuffix(typ, "s"), Repo: repoID, Revision: revision})
 			if err == nil {
 				commit = strings.ToLower(info.SHA)

@@ -157,6 +157,10 @@ func (s *Server) route(w *statusWriter, r *http.Request) string {
 		s.decisionsAPI(w, r)
 		return "decisions"
 	case strings.HasPrefix(p, "/api/"):
+		if r.Method == http.MethodPost {
+			s.pathsInfo(w, r)
+			return "api"
+		}
 		if !getOrHead(w, r) {
 			return "api"
 		}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -304,6 +305,74 @@ func TestAPIPassThrough(t *testing.T) {
 	}
 	if resp, _ := e.do("GET", "/api/whoami-v2", nil); resp.StatusCode != 404 {
 		t.Errorf("unserved API endpoint: %d", resp.StatusCode)
+	}
+}
+
+// paths-info, the one POST: huggingface_hub's form and @huggingface/hub's
+// JSON both reach the upstream as a form of validated paths, and the answer
+// is annotated and stripped like a tree listing.
+func TestPathsInfo(t *testing.T) {
+	e := newEnv(t, gate.Config{})
+	e.do("GET", "/org/model/resolve/main/evil.pkl", nil)
+	post := func(ct, body string) (*http.Response, []map[string]any) {
+		t.Helper()
+		resp, err := http.Post(e.srv.URL+"/api/models/org/model/paths-info/main", ct, strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		raw, _ := io.ReadAll(resp.Body)
+		if bytes.Contains(bytes.ToLower(raw), []byte("xethash")) {
+			t.Errorf("paths-info passes xetHash through: %s", raw)
+		}
+		var entries []map[string]any
+		if resp.StatusCode == 200 {
+			if err := json.Unmarshal(raw, &entries); err != nil {
+				t.Fatalf("%s: %s", err, raw)
+			}
+		}
+		return resp, entries
+	}
+	status := func(entries []map[string]any) map[string]string {
+		st := map[string]string{}
+		for _, en := range entries {
+			if mg, ok := en["modelgate"].(map[string]any); ok {
+				st[en["path"].(string)] = mg["status"].(string)
+			} else {
+				st[en["path"].(string)] = "-"
+			}
+		}
+		return st
+	}
+	form := url.Values{"paths": {"evil.pkl", "clean.pkl", "small", "missing.bin"}, "expand": {"True"}}.Encode()
+	resp, entries := post("application/x-www-form-urlencoded", form)
+	if got := status(entries); resp.StatusCode != 200 || len(got) != 3 || got["evil.pkl"] != "blocked" || got["clean.pkl"] != "unscanned" || got["small"] != "-" {
+		t.Errorf("form: %d %v", resp.StatusCode, got)
+	}
+	resp, entries = post("application/json", `{"paths":["evil.pkl"],"expand":false}`)
+	if got := status(entries); resp.StatusCode != 200 || got["evil.pkl"] != "blocked" {
+		t.Errorf("json: %d %v", resp.StatusCode, got)
+	}
+	for _, body := range []string{
+		`{"paths":["../../etc/passwd"]}`, `{"paths":[]}`, `{"paths":"evil.pkl"}`, `not json`,
+		`{"paths":["` + strings.Repeat("a", 2<<20) + `"]}`,
+	} {
+		if resp, _ := post("application/json", body); resp.StatusCode != 400 {
+			t.Errorf("bad body %.40q: %d", body, resp.StatusCode)
+		}
+	}
+	for _, r := range e.upstream.Requests() {
+		if r.Method == "POST" && (strings.Contains(r.Path, "..") || r.Header.Get("Content-Type") != "application/x-www-form-urlencoded") {
+			t.Errorf("forwarded upstream: %+v", r)
+		}
+	}
+	resp, err := http.Post(e.srv.URL+"/api/models/org/model/tree/main", "application/json", strings.NewReader("{}"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 405 {
+		t.Errorf("POST to tree: %d", resp.StatusCode)
 	}
 }
 

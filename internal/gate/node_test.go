@@ -68,10 +68,11 @@ type nodeResult struct {
 			Size int64  `json:"size"`
 		} `json:"lfs"`
 	} `json:"files"`
-	Size     int64  `json:"size"`
-	BlobSize int64  `json:"blobSize"`
-	SHA256   string `json:"sha256"`
-	Requests []struct {
+	Size      int64  `json:"size"`
+	BlobSize  int64  `json:"blobSize"`
+	SHA256    string `json:"sha256"`
+	CachePath string `json:"cachePath"`
+	Requests  []struct {
 		Method string `json:"method"`
 		URL    string `json:"url"`
 		Range  string `json:"range"`
@@ -215,6 +216,31 @@ func TestNodeHubClient(t *testing.T) {
 		}
 	})
 
+	// downloadFileToCacheDir (and snapshotDownload, built on it) asks
+	// paths-info, a POST, before it downloads: without the gate serving it,
+	// the library cannot download into its cache at all.
+	t.Run("cache-dir download through paths-info", func(t *testing.T) {
+		cache := t.TempDir()
+		res, got, ok := runNode(t, node, e, "org/model", "small/clean.pkl", "--cache-dir", cache)
+		if !ok || !bytes.Equal(got, e.ben) {
+			t.Fatalf("small/clean.pkl into the cache: ok %v, %q (status %d), %d bytes", ok, res.Error, res.Status, len(got))
+		}
+		posted := false
+		for _, r := range res.Requests {
+			posted = posted || r.Method == "POST" && strings.Contains(r.URL, "/api/models/org/model/paths-info/") && r.Status == 200
+		}
+		if !posted {
+			t.Errorf("no paths-info POST through the gate: %+v", res.Requests)
+		}
+		if !strings.Contains(res.CachePath, filepath.Join(cache, "models--org--model", "snapshots", e.commit)) {
+			t.Errorf("cache path %q is not under the commit's snapshot", res.CachePath)
+		}
+		res, _, ok = runNode(t, node, e, "org/model", "evil.pkl", "--cache-dir", cache)
+		if ok || res.Status != 403 || !strings.Contains(res.Error, knowledge.RuleDangerousCall) {
+			t.Errorf("evil.pkl into the cache: ok %v, status %d, %q", ok, res.Status, res.Error)
+		}
+	})
+
 	t.Run("gated repository with the client's token", func(t *testing.T) {
 		res, _, ok := runNode(t, node, e, "org/gated", "clean.pkl")
 		if ok || res.Status != 401 && res.Status != 403 {
@@ -269,8 +295,8 @@ func TestNodeHubClient(t *testing.T) {
 		if !ok || !bytes.Equal(got, want) {
 			t.Errorf("whole download: ok %v, %q, %d bytes", ok, res.Error, len(got))
 		}
-		if s := e.gate.Scans(); s["clean"] != 3 || s["blocked"] != 1 {
-			t.Errorf("scans %v: want clean.pkl, org/gated clean.pkl and model.safetensors clean, evil.pkl blocked, each once", s)
+		if s := e.gate.Scans(); s["clean"] != 4 || s["blocked"] != 1 {
+			t.Errorf("scans %v: want clean.pkl, small/clean.pkl, org/gated clean.pkl and model.safetensors clean, evil.pkl blocked, each once", s)
 		}
 	})
 }

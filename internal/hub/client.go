@@ -1,6 +1,7 @@
 package hub
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -108,6 +109,17 @@ func (c *Client) Fetch(ctx context.Context, u string, header http.Header) (*http
 	return c.do(ctx, request{method: http.MethodGet, url: u, header: header})
 }
 
+// PostForm POSTs a form to a read-only Hub API endpoint (paths-info),
+// with the same retries as Fetch: such a request changes nothing upstream.
+func (c *Client) PostForm(ctx context.Context, u string, form url.Values, header http.Header) (*http.Response, error) {
+	h := header.Clone()
+	if h == nil {
+		h = http.Header{}
+	}
+	h.Set("Content-Type", "application/x-www-form-urlencoded")
+	return c.do(ctx, request{method: http.MethodPost, url: u, header: h, body: []byte(form.Encode())})
+}
+
 // FetchStorage GETs a storage URL the Hub redirected to (signed, so the
 // token is never sent there, even on the Hub's own host).
 func (c *Client) FetchStorage(ctx context.Context, u string, header http.Header) (*http.Response, error) {
@@ -174,8 +186,9 @@ type request struct {
 	method  string
 	url     string
 	header  http.Header
-	noRedir bool // return 3xx answers instead of following them
-	noAuth  bool // a signed storage URL: never send the token
+	noRedir bool   // return 3xx answers instead of following them
+	noAuth  bool   // a signed storage URL: never send the token
+	body    []byte // sent anew on every attempt
 }
 
 // do sends a request with retries. The caller closes the body of a nil-error
@@ -230,7 +243,11 @@ func (c *Client) once(ctx context.Context, rq request) (*http.Response, error) {
 		return nil, ctx.Err()
 	}
 	defer func() { <-c.sem }()
-	req, err := http.NewRequestWithContext(ctx, rq.method, rq.url, nil)
+	var body io.Reader
+	if rq.body != nil {
+		body = bytes.NewReader(rq.body)
+	}
+	req, err := http.NewRequestWithContext(ctx, rq.method, rq.url, body)
 	if err != nil {
 		return nil, err
 	}

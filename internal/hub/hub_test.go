@@ -7,6 +7,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -139,5 +140,28 @@ func TestTokenScope(t *testing.T) {
 		if cdn && r.Authorization != "" || !cdn && r.Authorization != "Bearer "+srv.Token {
 			t.Errorf("%s %s: Authorization %q", r.Method, r.Path, r.Authorization)
 		}
+	}
+}
+
+// A POST is retried with its whole body, and the token goes with it.
+func TestPostFormRetried(t *testing.T) {
+	s := hubtest.New()
+	defer s.Close()
+	s.AddRepo(hubtest.Repo{ID: "org/m", Files: []hubtest.File{{Path: "a/b.bin", Content: content(100), LFS: true}}})
+	s.FailNext(1, http.StatusServiceUnavailable, "")
+	c := client(s)
+	ctx := hub.WithToken(context.Background(), "hf_x")
+	resp, err := c.PostForm(ctx, s.URL+"/api/models/org/m/paths-info/main", url.Values{"paths": {"a/b.bin", "a"}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(body), `"path":"a/b.bin"`) || !strings.Contains(string(body), `"type":"directory"`) {
+		t.Errorf("paths-info answer: %s", body)
+	}
+	reqs := s.Requests()
+	if len(reqs) != 2 || reqs[1].Method != http.MethodPost || reqs[1].Authorization != "Bearer hf_x" {
+		t.Errorf("requests: %+v", reqs)
 	}
 }

@@ -104,7 +104,8 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(rec, failCode, "", http.StatusText(failCode))
 		return
 	}
-	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead &&
+		!(r.Method == http.MethodPost && strings.Contains(r.URL.EscapedPath(), "/paths-info")) {
 		writeError(rec, http.StatusMethodNotAllowed, "", "Method not allowed")
 		return
 	}
@@ -274,7 +275,7 @@ func takeRev(st *repoState, rest []string) (rev string, after []string) {
 
 func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request, typ string, segs []string) {
 	id, rest, ok := s.splitRepo(typ, segs, func(k string) bool {
-		return k == "revision" || k == "tree" || k == "xet-read-token"
+		return k == "revision" || k == "tree" || k == "xet-read-token" || k == "paths-info"
 	})
 	if !ok {
 		pageNotFound(w)
@@ -302,6 +303,15 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request, typ string, se
 	case rest[0] == "tree" && len(rest) >= 2:
 		rev, after := takeRev(st, rest[1:])
 		s.serveTree(w, r, st, rev, strings.Join(after, "/"))
+	case rest[0] == "paths-info" && len(rest) >= 2 && r.Method == http.MethodPost:
+		rev, after := takeRev(st, rest[1:])
+		if len(after) != 0 {
+			pageNotFound(w)
+			return
+		}
+		s.servePathsInfo(w, r, st, rev)
+	case r.Method == http.MethodPost:
+		writeError(w, http.StatusMethodNotAllowed, "", "Method not allowed")
 	case rest[0] == "xet-read-token" && len(rest) >= 2:
 		s.serveXetToken(w, r, st, rest[1])
 	default:
@@ -479,30 +489,77 @@ func (s *Server) serveTree(w http.ResponseWriter, r *http.Request, st *repoState
 
 	entries := make([]treeEntry, 0, end-start)
 	for _, it := range items[start:end] {
-		var e treeEntry
-		if it.f == nil {
-			oid := sha1.Sum([]byte("tree\x00" + commit + "\x00" + it.path))
-			e = treeEntry{Type: "directory", OID: hex.EncodeToString(oid[:]), Path: it.path}
-		} else {
-			sha, blob := it.f.digests()
-			e = treeEntry{Type: "file", OID: blob, Size: it.f.Size, Path: it.path}
-			if it.f.LFS {
-				e.LFS = &treeLFS{OID: sha, Size: it.f.Size, PointerSize: len(LFSPointer(sha, it.f.Size))}
-				e.XetHash = XetHash(sha)
-			}
-		}
-		if expand {
-			e.LastCommit = &lastCommit{ID: commit, Title: "Upload " + it.path, Date: timestamp}
-			if it.f != nil {
-				e.SecurityFileStatus = &securityStatus{Status: "unscanned"}
-			}
-		}
-		entries = append(entries, e)
+		entries = append(entries, newTreeEntry(it.path, it.f, commit, expand))
 	}
 	if end < len(items) {
 		q.Set("cursor", base64.RawURLEncoding.EncodeToString([]byte(strconv.Itoa(end))))
 		next := s.URL + r.URL.EscapedPath() + "?" + q.Encode()
 		w.Header().Set("Link", fmt.Sprintf("<%s>; rel=\"next\"", next))
+	}
+	writeJSON(w, r, entries)
+}
+
+// newTreeEntry is one entry of a tree listing or a paths-info answer; f is
+// nil for a directory.
+func newTreeEntry(p string, f *file, commit string, expand bool) treeEntry {
+	var e treeEntry
+	if f == nil {
+		oid := sha1.Sum([]byte("tree\x00" + commit + "\x00" + p))
+		e = treeEntry{Type: "directory", OID: hex.EncodeToString(oid[:]), Path: p}
+	} else {
+		sha, blob := f.digests()
+		e = treeEntry{Type: "file", OID: blob, Size: f.Size, Path: p}
+		if f.LFS {
+			e.LFS = &treeLFS{OID: sha, Size: f.Size, PointerSize: len(LFSPointer(sha, f.Size))}
+			e.XetHash = XetHash(sha)
+		}
+	}
+	if expand {
+		e.LastCommit = &lastCommit{ID: commit, Title: "Upload " + p, Date: timestamp}
+		if f != nil {
+			e.SecurityFileStatus = &securityStatus{Status: "unscanned"}
+		}
+	}
+	return e
+}
+
+// servePathsInfo answers POST /api/{type}s/{repo}/paths-info/{rev}: the
+// tree entries of the paths asked for, in the order asked, missing paths
+// left out. huggingface_hub sends a form (paths repeated, expand); the
+// JavaScript client sends JSON {"paths": [...], "expand": bool}.
+func (s *Server) servePathsInfo(w http.ResponseWriter, r *http.Request, st *repoState, rev string) {
+	sn, commit, ok := resolveRev(st, rev)
+	if !ok {
+		writeError(w, http.StatusNotFound, codeRevisionNotFound, "Invalid rev id: "+rev)
+		return
+	}
+	var req struct {
+		Paths  []string `json:"paths"`
+		Expand any      `json:"expand"`
+	}
+	body := http.MaxBytesReader(w, r.Body, 1<<20)
+	if strings.HasPrefix(r.Header.Get("Content-Type"), "application/json") {
+		if err := json.NewDecoder(body).Decode(&req); err != nil {
+			writeError(w, http.StatusBadRequest, "", "Invalid JSON body")
+			return
+		}
+	} else {
+		r.Body = body
+		if err := r.ParseForm(); err != nil {
+			writeError(w, http.StatusBadRequest, "", "Invalid form body")
+			return
+		}
+		req.Paths, req.Expand = r.PostForm["paths"], r.PostForm.Get("expand")
+	}
+	expand := req.Expand == true || req.Expand == "true" || req.Expand == "True"
+	entries := []treeEntry{}
+	for _, p := range req.Paths {
+		p = strings.Trim(p, "/")
+		if f, ok := sn.byPath[p]; ok {
+			entries = append(entries, newTreeEntry(p, f, commit, expand))
+		} else if sn.isDir[p] {
+			entries = append(entries, newTreeEntry(p, nil, commit, expand))
+		}
 	}
 	writeJSON(w, r, entries)
 }

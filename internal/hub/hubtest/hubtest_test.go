@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"runtime"
 	"slices"
 	"strings"
@@ -784,5 +785,60 @@ func TestAddRepoPanics(t *testing.T) {
 			}()
 			s.AddRepo(r)
 		})
+	}
+}
+
+// paths-info takes a form (huggingface_hub) or JSON (@huggingface/hub) and
+// answers the entries of the paths that exist, in the order asked.
+func TestPathsInfo(t *testing.T) {
+	s := newHub(t)
+	s.AddRepo(basicRepo())
+	u := s.URL + "/api/models/org/model/paths-info/main"
+	decode := func(resp *http.Response) []entry {
+		t.Helper()
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != 200 {
+			t.Fatalf("paths-info: %d %s", resp.StatusCode, body)
+		}
+		var es []entry
+		if err := json.Unmarshal(body, &es); err != nil {
+			t.Fatal(err)
+		}
+		return es
+	}
+	resp, err := http.PostForm(u, url.Values{"paths": {"pytorch_model.bin", "missing.txt", "onnx"}, "expand": {"True"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	es := decode(resp)
+	if got := paths(es); !slices.Equal(got, []string{"f:pytorch_model.bin", "d:onnx"}) {
+		t.Errorf("form: %v", got)
+	}
+	if len(es) == 2 && (es[0].LFS == nil || es[0].LastCommit == nil) {
+		t.Errorf("form entry lacks lfs or the expanded lastCommit: %+v", es[0])
+	}
+	resp, err = http.Post(u, "application/json", strings.NewReader(`{"paths":["config.json"],"expand":false}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if es := decode(resp); len(es) != 1 || es[0].Path != "config.json" || es[0].LastCommit != nil {
+		t.Errorf("json: %+v", es)
+	}
+	resp, err = http.Post(s.URL+"/api/models/org/model/paths-info/nope", "application/json", strings.NewReader(`{"paths":["a"]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 404 || resp.Header.Get("X-Error-Code") != "RevisionNotFound" {
+		t.Errorf("unknown revision: %d %q", resp.StatusCode, resp.Header.Get("X-Error-Code"))
+	}
+	resp, err = http.Post(s.URL+"/api/models/org/model/tree/main", "application/json", strings.NewReader(`{}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 405 {
+		t.Errorf("POST tree: %d", resp.StatusCode)
 	}
 }

@@ -3,14 +3,17 @@
 // internal/gate/node_test.go (MODELGATE_NODE_CLIENT=1); install the library
 // with .ci/node-deps.sh.
 //
-//	node client.mjs GATE_URL REPO FILE OUT [--chunk N] [--token T]
+//	node client.mjs GATE_URL REPO FILE OUT [--chunk N] [--token T] [--cache-dir DIR]
 //
 // It reads the repository's info (modelInfo), lists its files (listFiles,
 // recursive, following the Link pagination), then downloads FILE
 // (downloadFile: fileDownloadInfo probes with Range: bytes=0-0, then a
 // WebBlob reads the content) and writes the bytes to OUT. With --chunk N the
 // blob is read in slices of N bytes, one Range request each, as a consumer
-// of WebBlob.slice does; without it, in one whole-file GET.
+// of WebBlob.slice does; without it, in one whole-file GET. With --cache-dir
+// the file is fetched by downloadFileToCacheDir instead (as snapshotDownload
+// does): it asks paths-info (a POST) for the etag and commit first, then
+// downloads into the huggingface_hub cache layout under DIR.
 //
 // It prints one line of JSON on stdout and exits 0:
 //
@@ -20,11 +23,15 @@
 // On an error it prints {"ok":false,"error":MESSAGE,"status":HTTP,...} (the
 // library's message: the Hub's, or the gate's, JSON "error") and exits 1.
 import { createHash } from "node:crypto";
-import { writeFile } from "node:fs/promises";
-import { downloadFile, listFiles, modelInfo } from "@huggingface/hub";
+import { readFile, writeFile } from "node:fs/promises";
+import { downloadFile, downloadFileToCacheDir, listFiles, modelInfo } from "@huggingface/hub";
+
+// The library logs its cache writes with console.debug, on stdout, where
+// this script's one line of JSON goes.
+console.debug = () => {};
 
 function usage() {
-	console.error("usage: node client.mjs GATE_URL REPO FILE OUT [--chunk N] [--token T]");
+	console.error("usage: node client.mjs GATE_URL REPO FILE OUT [--chunk N] [--token T] [--cache-dir DIR]");
 	process.exit(2);
 }
 
@@ -32,12 +39,15 @@ const args = process.argv.slice(2);
 const pos = [];
 let chunk = 0;
 let token;
+let cacheDir;
 for (let i = 0; i < args.length; i++) {
 	if (args[i] === "--chunk") {
 		chunk = Number(args[++i]);
 		if (!Number.isInteger(chunk) || chunk <= 0) usage();
 	} else if (args[i] === "--token") {
 		token = args[++i];
+	} else if (args[i] === "--cache-dir") {
+		cacheDir = args[++i];
 	} else {
 		pos.push(args[i]);
 	}
@@ -76,21 +86,28 @@ try {
 		});
 	}
 
-	const blob = await downloadFile({ repo, path, ...common });
-	if (!blob) throw new Error(`${path}: not found (downloadFile returned null)`);
 	let bytes;
-	if (chunk > 0) {
-		const parts = [];
-		for (let off = 0; off < blob.size; off += chunk) {
-			parts.push(new Uint8Array(await blob.slice(off, Math.min(off + chunk, blob.size)).arrayBuffer()));
-		}
-		bytes = Buffer.concat(parts);
+	if (cacheDir) {
+		const pointer = await downloadFileToCacheDir({ repo, path, cacheDir, ...common });
+		bytes = new Uint8Array(await readFile(pointer));
+		result.cachePath = pointer;
+		result.blobSize = bytes.length;
 	} else {
-		bytes = new Uint8Array(await blob.arrayBuffer());
+		const blob = await downloadFile({ repo, path, ...common });
+		if (!blob) throw new Error(`${path}: not found (downloadFile returned null)`);
+		if (chunk > 0) {
+			const parts = [];
+			for (let off = 0; off < blob.size; off += chunk) {
+				parts.push(new Uint8Array(await blob.slice(off, Math.min(off + chunk, blob.size)).arrayBuffer()));
+			}
+			bytes = Buffer.concat(parts);
+		} else {
+			bytes = new Uint8Array(await blob.arrayBuffer());
+		}
+		result.blobSize = blob.size;
 	}
 	await writeFile(out, bytes);
 	result.size = bytes.length;
-	result.blobSize = blob.size;
 	result.sha256 = createHash("sha256").update(bytes).digest("hex");
 	result.ok = true;
 	console.log(JSON.stringify(result));
