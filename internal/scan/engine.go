@@ -227,20 +227,38 @@ func (e *Engine) runJob(ctx context.Context, j job) FileResult {
 	id, cacheable := cache.IdentityOf(j.path, st)
 	cacheable = cacheable && e.Cache != nil && !e.NoDigest
 	if cacheable {
-		if sum, ok := e.Cache.Digest(id); ok {
-			var r FileResult
-			if e.Cache.Get(sum, &r) {
-				r.Path, r.Cached = j.path, true
-				return r
-			}
+		var r FileResult
+		if e.Cache.Lookup(id, &r) {
+			r.Path, r.Cached = j.path, true
+			return r
 		}
 	}
-	res := e.scan(ctx, j.path, f, st.Size(), j.optional, siblingOpener(filepath.Dir(j.path)))
+	// The siblings an analyser opens (a config's custom code, the model
+	// that references a tensor-data file) are part of the verdict: the
+	// cache re-checks them.
+	var (
+		mu   sync.Mutex
+		deps []cache.Identity
+	)
+	dir := filepath.Dir(j.path)
+	siblings := siblingOpener(dir)
+	open := func(rel string) (io.ReaderAt, int64, func() error, error) {
+		if clean := path.Clean(rel); fs.ValidPath(clean) {
+			dep := cache.DependencyOf(filepath.Join(dir, filepath.FromSlash(clean))) // before reading it
+			mu.Lock()
+			deps = append(deps, dep)
+			mu.Unlock()
+		}
+		return siblings(rel)
+	}
+	res := e.scan(ctx, j.path, f, st.Size(), j.optional, open)
 	// Only complete results are kept: an error may be transient.
 	if cacheable && len(res.Errors) == 0 && res.SHA256 != "" {
 		stored := res
 		stored.Path = ""
-		_ = e.Cache.Put(id, res.SHA256, stored) // a cache that cannot be written only costs time
+		mu.Lock()
+		_ = e.Cache.Put(id, res.SHA256, deps, stored) // a cache that cannot be written only costs time
+		mu.Unlock()
 	}
 	return res
 }
