@@ -83,6 +83,8 @@ const (
 
 	RuleJoblibSidecar = "JOBLIB-SIDECAR-PATH"
 
+	RuleTensorDataRange = "TENSOR-DATA-RANGE"
+
 	RulePolicySuppressionExpired = "POLICY-SUPPRESSION-EXPIRED"
 )
 
@@ -278,6 +280,9 @@ var Rules = []finding.Rule{
 	rule(RuleJoblibSidecar, finding.High, "joblib sidecar file outside the model directory",
 		"joblib 0.8–0.9 array wrappers name a file that joblib.load opens with np.load(allow_pickle=True); an absolute name or '..' makes it load any file on the machine, including a pickle.",
 		"https://github.com/joblib/joblib/blob/main/joblib/numpy_pickle_compat.py"),
+	rule(RuleTensorDataRange, finding.Medium, "Raw tensor data and the model that references it disagree",
+		"A raw tensor-data file (ONNX external data, OpenVINO IR weights, TF.js weight shards) is referenced by its sibling model, but a range it names does not fit the file: an ONNX external_data offset/length or an OpenVINO Const layer's offset/size runs past the end of the file or is not a byte count, or a TF.js weight group needs more bytes than its shards hold (low when the shards hold more than the weights take). The loader fails or reads a short tensor; the bytes are still never interpreted as code. OpenVINO IR: https://docs.openvino.ai/2024/documentation/openvino-ir-format/operation-sets/operation-specs/infrastructure/constant-1.html; TF.js model.json: https://www.tensorflow.org/js/guide/save_load.",
+		"https://onnx.ai/onnx/repo-docs/ExternalData.html"),
 	rule(RulePolicySuppressionExpired, finding.Medium, "A policy suppression for this file has expired",
 		"The policy suppressed a rule for this exact file (by SHA-256) until a date that has passed: the findings it covered count again. Review the file and renew the suppression with a new expiry date, or remove it.",
 		""),

@@ -2,6 +2,7 @@ package scan
 
 import (
 	"github.com/modelgate/modelgate/internal/analyzer"
+	"github.com/modelgate/modelgate/internal/formats/arrow"
 	"github.com/modelgate/modelgate/internal/formats/compress"
 	"github.com/modelgate/modelgate/internal/formats/flaxmsgpack"
 	"github.com/modelgate/modelgate/internal/formats/gguf"
@@ -10,12 +11,14 @@ import (
 	"github.com/modelgate/modelgate/internal/formats/keras"
 	"github.com/modelgate/modelgate/internal/formats/numpy"
 	"github.com/modelgate/modelgate/internal/formats/onnx"
+	"github.com/modelgate/modelgate/internal/formats/parquet"
 	"github.com/modelgate/modelgate/internal/formats/picklefile"
 	"github.com/modelgate/modelgate/internal/formats/pytorch"
 	"github.com/modelgate/modelgate/internal/formats/safetensors"
 	"github.com/modelgate/modelgate/internal/formats/sentencepiece"
 	"github.com/modelgate/modelgate/internal/formats/sevenzip"
 	"github.com/modelgate/modelgate/internal/formats/tarfile"
+	"github.com/modelgate/modelgate/internal/formats/tensordata"
 	"github.com/modelgate/modelgate/internal/formats/tensorflow"
 	"github.com/modelgate/modelgate/internal/formats/tflite"
 	"github.com/modelgate/modelgate/internal/formats/ziparchive"
@@ -47,6 +50,10 @@ func Registry() []analyzer.Analyzer {
 		tensorflow.GraphDefAnalyzer{},   // frozen *.pb
 		tensorflow.CheckpointAnalyzer{}, // variables/ index and data shards, fingerprint.pb, checkpoint
 		tflite.Analyzer{},
+		// Datasets: "PAR1"/"PARE" at byte 0; "ARROW1", or a stream whose
+		// first message checks out as a flatbuffer Schema message.
+		parquet.Analyzer{},
+		arrow.Analyzer{},
 		// Both before the raw pickle and only on strict content checks
 		// (the first bytes of either are never pickle opcodes that load),
 		// so a pickle or zip named tokenizer.model or flax_model.msgpack
@@ -54,5 +61,10 @@ func Registry() []analyzer.Analyzer {
 		sentencepiece.Analyzer{},
 		flaxmsgpack.Analyzer{}, // also needs a .msgpack name
 		picklefile.Analyzer{},
+		// Last, by name only: raw tensor bytes that a sibling model
+		// references (ONNX external data, OpenVINO .bin, TF.js shards).
+		// Every content analyser gets the file first, so a pickle named
+		// model.onnx_data is still a pickle.
+		tensordata.Analyzer{},
 	}
 }

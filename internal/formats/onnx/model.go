@@ -137,6 +137,10 @@ type model struct {
 	externalTensors  int
 	functionsDefined int
 	stored           int // bytes of strings kept, against maxStored
+	// collect makes walkTensor keep every external tensor's entries in
+	// tensors, for ExternalTensors; Analyze does not need them.
+	collect bool
+	tensors []ExternalTensor
 }
 
 // keep accounts for strings kept until the report.
@@ -358,6 +362,10 @@ func (m *model) walkTensor(f field) error {
 		off       int64
 	}
 	var locs []loc
+	// The entries a loader uses: the last of each key (onnx's
+	// ExternalDataInfo sets an attribute per entry, in order).
+	var last loc
+	var offset, length extEntry
 	err := m.w.message(f.start, f.end, func(g field) error {
 		var err error
 		switch {
@@ -381,14 +389,27 @@ func (m *model) walkTensor(f field) error {
 				return err
 			})
 			// Loaders take the last "location" entry; every one is checked.
-			if key == "location" && len(locs) < 64 {
-				locs = append(locs, loc{value, truncated, off})
+			switch {
+			case key == "location":
+				last = loc{value, truncated, off}
+				if len(locs) < 64 {
+					locs = append(locs, last)
+				}
+			case key == "offset" && m.collect:
+				offset = extEntry{value, truncated, true}
+			case key == "length" && m.collect:
+				length = extEntry{value, truncated, true}
 			}
 		}
 		return err
 	})
 	if len(locs) > 0 {
 		m.externalTensors++
+	}
+	if m.collect && len(locs) > 0 {
+		if e := m.collectTensor(name, last.value, last.truncated, last.off, dataLocation == dataLocationExternal, offset, length); e != nil {
+			return errors.Join(err, e)
+		}
 	}
 	for _, l := range locs {
 		if r := m.ext[l.value]; r != nil {

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -215,21 +216,33 @@ func TestMatch(t *testing.T) {
 
 // engine returns the real engine with this package's analysers where the
 // registry will list them: after every format with magic bytes, before the
-// raw pickle.
+// raw pickle (which only the name-based tensor-data analyser follows).
 func engine() *scan.Engine {
 	e := scan.New()
 	e.NoDigest = true
-	last := e.Analyzers[len(e.Analyzers)-1]
-	e.Analyzers = append(append(e.Analyzers[:len(e.Analyzers)-1:len(e.Analyzers)-1], analyzers...), last)
+	i := rawPickle(e.Analyzers)
+	e.Analyzers = slices.Concat(e.Analyzers[:i:i], analyzers, e.Analyzers[i:])
 	return e
+}
+
+// rawPickle is the index of the raw pickle analyser, the last content-based
+// one; -1 when something other than tensor-data follows it.
+func rawPickle(as []analyzer.Analyzer) int {
+	i := slices.IndexFunc(as, func(a analyzer.Analyzer) bool { return a.Format() == "pickle" })
+	for _, a := range as[i+1:] {
+		if a.Format() != "tensor-data" {
+			return -1
+		}
+	}
+	return i
 }
 
 // TestSavedModelDirectory scans the fixture directories with the engine:
 // every file of a SavedModel is recognised (no "not a recognised model
 // format"), benign ones stay at info, malicious ones are reported.
 func TestSavedModelDirectory(t *testing.T) {
-	if got := scan.New().Analyzers; got[len(got)-1].Format() != "pickle" {
-		t.Fatalf("the registry no longer ends with the raw pickle: %v", got[len(got)-1].Format())
+	if got := scan.New().Analyzers; rawPickle(got) < 0 {
+		t.Fatalf("the registry no longer ends with the raw pickle (and the name-based tensor-data): %v", got[len(got)-1].Format())
 	}
 	e := engine()
 	for _, dir := range []string{"benign", "malicious"} {
