@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"io/fs"
 	"math/rand/v2"
 	"net/http"
 	"net/url"
@@ -163,5 +164,53 @@ func TestPostFormRetried(t *testing.T) {
 	reqs := s.Requests()
 	if len(reqs) != 2 || reqs[1].Method != http.MethodPost || reqs[1].Authorization != "Bearer hf_x" {
 		t.Errorf("requests: %+v", reqs)
+	}
+}
+
+// A sibling missing from a complete listing costs no request; one outside
+// a folder's listing is asked for.
+func TestSiblingUsesTheListing(t *testing.T) {
+	s := hubtest.New()
+	defer s.Close()
+	s.AddRepo(hubtest.Repo{ID: "org/m", Files: []hubtest.File{
+		{Path: "config.json", Content: []byte(`{}`)},
+		{Path: "onnx/model.onnx", Content: content(64)},
+		{Path: "onnx/model.onnx_data", Content: content(256), LFS: true},
+	}})
+	c := client(s)
+	ctx := context.Background()
+	snap, err := c.Snapshot(ctx, hub.Ref{Type: "model", Repo: "org/m", Revision: "main"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Reset()
+	if _, _, _, err := c.Sibling(ctx, snap, "onnx", "model.xml"); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("missing sibling: %v", err)
+	}
+	if n := len(s.Requests()); n != 0 {
+		t.Errorf("a sibling missing from a complete listing cost %d requests", n)
+	}
+	r, size, closeFn, err := c.Sibling(ctx, snap, "onnx", "model.onnx")
+	if err != nil || size != 64 {
+		t.Fatalf("listed sibling: %v, size %d", err, size)
+	}
+	got := make([]byte, size)
+	if _, err := r.ReadAt(got, 0); err != nil || !bytes.Equal(got, content(64)) {
+		t.Errorf("listed sibling content: %v", err)
+	}
+	closeFn()
+
+	folder, err := c.Snapshot(ctx, hub.Ref{Type: "model", Repo: "org/m", Revision: "main", Path: "onnx"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Reset()
+	if _, size, closeFn, err := c.Sibling(ctx, folder, "onnx", "../config.json"); err != nil || size != 2 {
+		t.Errorf("sibling outside the folder's listing: %v, size %d", err, size)
+	} else {
+		closeFn()
+	}
+	if len(s.Requests()) == 0 {
+		t.Error("a sibling outside the listed folder was not asked for")
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"io/fs"
 	"path"
 	"slices"
 	"strings"
@@ -16,6 +17,16 @@ type Snapshot struct {
 	Files  []Entry // sorted by path
 	// Single is set when Ref.Path named one file rather than a folder.
 	Single bool
+}
+
+// lists reports whether the snapshot's listing covers path p: it lists
+// every file of the repository, or of the folder Ref.Path, when it came
+// from Snapshot (the gate's one-file snapshots have no listing).
+func (s *Snapshot) lists(p string) bool {
+	if s.Single || len(s.Files) == 0 {
+		return false
+	}
+	return s.Ref.Path == "" || strings.HasPrefix(p, s.Ref.Path+"/")
 }
 
 // Snapshot resolves ref's revision to a commit and lists its files (all of
@@ -87,10 +98,13 @@ func (c *Client) Sibling(ctx context.Context, s *Snapshot, dir, rel string) (io.
 	if p == ".." || strings.HasPrefix(p, "../") {
 		return nil, 0, nil, fmt.Errorf("%q is not a path inside the repository", rel)
 	}
-	i := slices.IndexFunc(s.Files, func(e Entry) bool { return e.Path == p })
+	i, found := slices.BinarySearchFunc(s.Files, p, func(e Entry, p string) int { return strings.Compare(e.Path, p) })
 	var e Entry
-	if i >= 0 {
+	if found {
 		e = s.Files[i]
+	} else if s.lists(p) {
+		// A complete listing does not have it: no request can find it.
+		return nil, 0, nil, fmt.Errorf("%s: not in the repository at %.12s: %w", p, s.Commit, fs.ErrNotExist)
 	} else {
 		// The snapshot may list only a folder or one file: ask the Hub.
 		m, err := c.Head(ctx, c.ResolveURL(s.Ref, s.Commit, p))
