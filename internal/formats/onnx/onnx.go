@@ -274,7 +274,7 @@ func (m *model) reportExternalData(out *analyzer.Output) {
 	}
 	if len(inside) > 0 {
 		out.Add(finding.Finding{RuleID: knowledge.RuleONNXExternalData, Severity: finding.Info, Offset: finding.NoOffset,
-			Message: fmt.Sprintf("%s keep their data in %s next to the model; those files are not scanned",
+			Message: fmt.Sprintf("%s keep their data in %s next to the model; scanning this file alone does not read them (a directory or repository scan checks each as tensor-data)",
 				count(m.externalTensors, "tensor"), count(len(inside), "external file")),
 			Evidence: list(inside, func(s string) string { return fmt.Sprintf("%q", clip(s)) })})
 	}
