@@ -85,6 +85,8 @@ const (
 
 	RuleTensorDataRange = "TENSOR-DATA-RANGE"
 
+	RuleNativeCode = "NATIVE-CODE"
+
 	RulePolicySuppressionExpired = "POLICY-SUPPRESSION-EXPIRED"
 )
 
@@ -283,6 +285,9 @@ var Rules = []finding.Rule{
 	rule(RuleTensorDataRange, finding.Medium, "Raw tensor data and the model that references it disagree",
 		"A raw tensor-data file (ONNX external data, OpenVINO IR weights, TF.js weight shards) is referenced by its sibling model, but a range it names does not fit the file: an ONNX external_data offset/length or an OpenVINO Const layer's offset/size runs past the end of the file or is not a byte count, or a TF.js weight group needs more bytes than its shards hold (low when the shards hold more than the weights take). The loader fails or reads a short tensor; the bytes are still never interpreted as code. OpenVINO IR: https://docs.openvino.ai/2024/documentation/openvino-ir-format/operation-sets/operation-specs/infrastructure/constant-1.html; TF.js model.json: https://www.tensorflow.org/js/guide/save_load.",
 		"https://onnx.ai/onnx/repo-docs/ExternalData.html"),
+	rule(RuleNativeCode, finding.High, "Native executable or shared library",
+		"An ELF, PE or Mach-O file: machine code, never a model. It runs when a program loads it (tf.load_op_library and torch.ops.load_library for custom ops, ctypes, a Python extension module on sys.path) or executes it, and its code cannot be analysed. Custom-op libraries in model repositories are exactly this; lower the severity in the policy only for binaries you trust.",
+		"https://www.tensorflow.org/guide/create_op#use_the_op_in_python"),
 	rule(RulePolicySuppressionExpired, finding.Medium, "A policy suppression for this file has expired",
 		"The policy suppressed a rule for this exact file (by SHA-256) until a date that has passed: the findings it covered count again. Review the file and renew the suppression with a new expiry date, or remove it.",
 		""),

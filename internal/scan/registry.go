@@ -9,6 +9,7 @@ import (
 	"github.com/modelgate/modelgate/internal/formats/hfconfig"
 	"github.com/modelgate/modelgate/internal/formats/joblib"
 	"github.com/modelgate/modelgate/internal/formats/keras"
+	"github.com/modelgate/modelgate/internal/formats/native"
 	"github.com/modelgate/modelgate/internal/formats/numpy"
 	"github.com/modelgate/modelgate/internal/formats/onnx"
 	"github.com/modelgate/modelgate/internal/formats/parquet"
@@ -40,6 +41,7 @@ func Registry() []analyzer.Analyzer {
 		hfconfig.Analyzer{},
 		tarfile.Analyzer{},
 		sevenzip.Analyzer{},
+		native.Analyzer{}, // ELF, PE, Mach-O: magic bytes
 		numpy.Analyzer{},
 		gguf.Analyzer{},
 		keras.H5Analyzer{}, // after tarfile: a tar whose first member is .h5 has the signature at 512
