@@ -2,6 +2,7 @@ package analyzer
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -120,4 +121,18 @@ func (b Bounded) Finish(out *Output, name, member, what string) error {
 		return fmt.Errorf("%s is corrupt after %d decompressed bytes (what came before was analysed): %w", what, b.Written, b.Err)
 	}
 	return nil
+}
+
+// ReadExact reads exactly n bytes at off; a short read is an error that
+// says where. n must already be bounded by the caller.
+func ReadExact(r io.ReaderAt, off, n int64) ([]byte, error) {
+	b := make([]byte, n)
+	k, err := r.ReadAt(b, off)
+	if int64(k) < n {
+		if err == nil || errors.Is(err, io.EOF) {
+			err = io.ErrUnexpectedEOF
+		}
+		return nil, fmt.Errorf("read of %d bytes at %d: %w", n, off, err)
+	}
+	return b, nil
 }

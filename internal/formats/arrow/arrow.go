@@ -164,19 +164,6 @@ func (st *facts) summary(partial bool) string {
 	return msg
 }
 
-// readAt reads exactly n bytes at off; n is bounded by the caller.
-func readAt(r io.ReaderAt, off, n int64) ([]byte, error) {
-	b := make([]byte, n)
-	k, err := r.ReadAt(b, off)
-	if int64(k) < n {
-		if err == nil || errors.Is(err, io.EOF) {
-			err = io.ErrUnexpectedEOF
-		}
-		return nil, fmt.Errorf("read of %d bytes at %d: %w", n, off, err)
-	}
-	return b, nil
-}
-
 // ipcMessage is one encapsulated message's metadata, as read.
 type ipcMessage struct {
 	message
@@ -195,7 +182,7 @@ func readIPC(in analyzer.Input, pos int64) (ipcMessage, error) {
 	if left < 4 {
 		return m, fmt.Errorf("offset %d: %d bytes where a message length should be: %w", pos, left, io.ErrUnexpectedEOF)
 	}
-	pre, err := readAt(in.R, pos, min(left, 8))
+	pre, err := analyzer.ReadExact(in.R, pos, min(left, 8))
 	if err != nil {
 		return m, err
 	}
@@ -220,7 +207,7 @@ func readIPC(in analyzer.Input, pos int64) (ipcMessage, error) {
 	case n > maxMetadata:
 		return m, errLimit{fmt.Sprintf("message metadata of %d bytes at offset %d is over the %d-byte limit: not read", n, pos, maxMetadata)}
 	}
-	b, err := readAt(in.R, pos+hdr, n)
+	b, err := analyzer.ReadExact(in.R, pos+hdr, n)
 	if err != nil {
 		return m, err
 	}
@@ -355,7 +342,7 @@ func (c *checker) file(ctx context.Context, in analyzer.Input, st *facts) error 
 		c.note(0, "a file of %d bytes is too short for an Arrow IPC file", in.Size)
 		return fmt.Errorf("file of %d bytes: %w", in.Size, io.ErrUnexpectedEOF)
 	}
-	tail, err := readAt(in.R, in.Size-int64(trailer), int64(trailer))
+	tail, err := analyzer.ReadExact(in.R, in.Size-int64(trailer), int64(trailer))
 	if err != nil {
 		return err
 	}
@@ -378,7 +365,7 @@ func (c *checker) file(ctx context.Context, in analyzer.Input, st *facts) error 
 	case n > maxMetadata:
 		return errLimit{fmt.Sprintf("footer of %d bytes is over the %d-byte limit: not read", n, maxMetadata)}
 	}
-	b, err := readAt(in.R, footerAt, n)
+	b, err := analyzer.ReadExact(in.R, footerAt, n)
 	if err != nil {
 		return err
 	}

@@ -114,11 +114,11 @@ func (c *check) run(ctx context.Context) (string, error) {
 		c.note(0, "a file of %d bytes is too short for Parquet (magic, footer length, magic)", size)
 		return fmt.Sprintf("Parquet: a file of %d bytes, no footer", size), fmt.Errorf("file of %d bytes: %w", size, io.ErrUnexpectedEOF)
 	}
-	head, err := readAt(c.in.R, 0, 4)
+	head, err := analyzer.ReadExact(c.in.R, 0, 4)
 	if err != nil {
 		return "Parquet: unreadable", err
 	}
-	tail, err := readAt(c.in.R, size-8, 8)
+	tail, err := analyzer.ReadExact(c.in.R, size-8, 8)
 	if err != nil {
 		return "Parquet: unreadable", err
 	}
@@ -140,7 +140,7 @@ func (c *check) run(ctx context.Context) (string, error) {
 			Message: fmt.Sprintf("the Parquet footer is %d bytes, over the %d-byte limit: not read, so its metadata was not analysed", n, maxFooter)})
 		return fmt.Sprintf("Parquet: footer of %d bytes (not read)", n), fmt.Errorf("footer of %d bytes over the %d-byte limit: not analysed", n, maxFooter)
 	}
-	footer, err := readAt(c.in.R, c.footerAt, n)
+	footer, err := analyzer.ReadExact(c.in.R, c.footerAt, n)
 	if err != nil {
 		return "Parquet: footer unreadable", err
 	}
@@ -442,19 +442,6 @@ func (c *check) summary(footer int64, partial bool) string {
 		msg += " (incomplete)"
 	}
 	return msg
-}
-
-// readAt reads exactly n bytes at off; n is bounded by the caller.
-func readAt(r io.ReaderAt, off, n int64) ([]byte, error) {
-	b := make([]byte, n)
-	k, err := r.ReadAt(b, off)
-	if int64(k) < n {
-		if err == nil || errors.Is(err, io.EOF) {
-			err = io.ErrUnexpectedEOF
-		}
-		return nil, fmt.Errorf("read of %d bytes at %d: %w", n, off, err)
-	}
-	return b, nil
 }
 
 func clip(b []byte) string {
