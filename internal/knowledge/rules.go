@@ -85,6 +85,13 @@ const (
 
 	RuleTensorDataRange = "TENSOR-DATA-RANGE"
 
+	RuleCoreMLCustomLayer  = "COREML-CUSTOM-LAYER"
+	RuleCoreMLLinkedModel  = "COREML-LINKED-MODEL"
+	RuleCoreMLWeightPath   = "COREML-WEIGHT-PATH"
+	RuleCoreMLMalformed    = "COREML-MALFORMED"
+	RuleCoreMLUnknownField = "COREML-UNKNOWN-FIELD"
+	RuleCoreMLEmbedded     = "COREML-EMBEDDED"
+
 	RuleNativeCode = "NATIVE-CODE"
 
 	RulePolicySuppressionExpired = "POLICY-SUPPRESSION-EXPIRED"
@@ -288,6 +295,24 @@ var Rules = []finding.Rule{
 	rule(RuleNativeCode, finding.High, "Native executable or shared library",
 		"An ELF, PE or Mach-O file: machine code, never a model. It runs when a program loads it (tf.load_op_library and torch.ops.load_library for custom ops, ctypes, a Python extension module on sys.path) or executes it, and its code cannot be analysed. Custom-op libraries in model repositories are exactly this; lower the severity in the policy only for binaries you trust.",
 		"https://www.tensorflow.org/guide/create_op#use_the_op_in_python"),
+	rule(RuleCoreMLCustomLayer, finding.Medium, "Core ML model that names native code the app must supply",
+		"A neural network's custom layer (CustomLayerParams.className) or a custom model (CustomModel.className) names an Objective-C/Swift class conforming to MLCustomLayer or MLCustomModel: Core ML instantiates it at load and runs it on every prediction. The file cannot carry that code, but it says which code it expects to run; the class names are quoted.",
+		"https://developer.apple.com/documentation/coreml/mlcustomlayer"),
+	rule(RuleCoreMLLinkedModel, finding.Medium, "Core ML linked model",
+		"A LinkedModel names another compiled model (linkedModelFileName) that Core ML loads from a search path (linkedModelSearchPath, relative, absolute, $BUNDLE_MAIN or $BUNDLE_IDENTIFIER(id)). The linked file is not part of this one and was not analysed: info when it stays beside the model or in the app bundle, medium when the name or a search path is absolute or climbs out with '..'.",
+		"https://github.com/apple/coremltools/blob/main/mlmodel/format/LinkedModel.proto"),
+	rule(RuleCoreMLWeightPath, finding.Medium, "Core ML ML-program weights outside the model package",
+		"A BlobFileValue names its weight file by an absolute path or one with '..' instead of @model_path/weights/…: Core ML reads weights from outside the package, from a file that was not analysed.",
+		"https://github.com/apple/coremltools/blob/main/mlmodel/format/MIL.proto"),
+	rule(RuleCoreMLMalformed, finding.Medium, "Core ML model or weight file that does not follow its format",
+		"The Model protobuf does not parse to its end (truncated, trailing bytes, bad wire data, nesting past protobuf's limit), a known field has the wrong wire type, the model has no or several model types, a weight reference does not land on blob metadata, or the weight file's header, sentinels or blob ranges are wrong: Core ML refuses the file or reads it differently than a scanner.",
+		"https://github.com/apple/coremltools/tree/main/mlmodel/format"),
+	rule(RuleCoreMLUnknownField, finding.Low, "Core ML model with fields outside the schema",
+		"Fields that the Core ML schema does not define, or oversized strings: Core ML keeps them but never uses them, so they are room for a payload; medium from 1 KiB. Their content is analysed as a nested input.",
+		"https://github.com/apple/coremltools/tree/main/mlmodel/format"),
+	rule(RuleCoreMLEmbedded, finding.Medium, "A pickle or zip inside a Core ML model",
+		"A field, a string, or the bytes after the model start like a pickle or a zip archive: Core ML ignores them, but they are a payload staged for other code; they are analysed as nested inputs, whose own findings say what they would do.",
+		"https://github.com/apple/coremltools/tree/main/mlmodel/format"),
 	rule(RulePolicySuppressionExpired, finding.Medium, "A policy suppression for this file has expired",
 		"The policy suppressed a rule for this exact file (by SHA-256) until a date that has passed: the findings it covered count again. Review the file and renew the suppression with a new expiry date, or remove it.",
 		""),

@@ -4,6 +4,7 @@ import (
 	"github.com/modelgate/modelgate/internal/analyzer"
 	"github.com/modelgate/modelgate/internal/formats/arrow"
 	"github.com/modelgate/modelgate/internal/formats/compress"
+	"github.com/modelgate/modelgate/internal/formats/coreml"
 	"github.com/modelgate/modelgate/internal/formats/flaxmsgpack"
 	"github.com/modelgate/modelgate/internal/formats/gguf"
 	"github.com/modelgate/modelgate/internal/formats/hfconfig"
@@ -47,6 +48,11 @@ func Registry() []analyzer.Analyzer {
 		keras.H5Analyzer{}, // after tarfile: a tar whose first member is .h5 has the signature at 512
 		joblib.ZFileAnalyzer{},
 		pytorch.LegacyAnalyzer{},
+		// Core ML has no magic: a .mlmodel name and a first field that is
+		// specificationVersion (byte 0x08, no pickle opcode). Before ONNX,
+		// whose sniffer accepts a small varint 1 followed by fields it does
+		// not know; after every analyser with magic bytes.
+		coreml.Analyzer{},
 		onnx.Analyzer{},
 		tensorflow.SavedModelAnalyzer{}, // saved_model.pb
 		tensorflow.GraphDefAnalyzer{},   // frozen *.pb
@@ -62,6 +68,9 @@ func Registry() []analyzer.Analyzer {
 		// falls through to the analysers above or to the pickle.
 		sentencepiece.Analyzer{},
 		flaxmsgpack.Analyzer{}, // also needs a .msgpack name
+		// An ML program's weight.bin: a MIL blob storage header and a .bin
+		// name; before tensordata, which takes .bin files by name.
+		coreml.WeightsAnalyzer{},
 		picklefile.Analyzer{},
 		// Last, by name only: raw tensor bytes that a sibling model
 		// references (ONNX external data, OpenVINO .bin, TF.js shards).
