@@ -101,7 +101,43 @@ func describeELF(h []byte) (string, bool) {
 	if machine == "" {
 		machine = fmt.Sprintf("machine %d", order.Uint16(h[18:]))
 	}
+	if typ == "shared object" && hasInterpreter(h, order) {
+		typ = "executable shared object (PIE)"
+	}
 	return fmt.Sprintf("ELF %s %s %s", bits, machine, typ), true
+}
+
+// hasInterpreter reports whether the program headers, when they lie in h,
+// name a program interpreter (PT_INTERP): an ET_DYN file with one can be
+// run — a position-independent executable such as /bin/true, or a library
+// that also runs, such as glibc's libc.so.6 — one without is only loaded.
+func hasInterpreter(h []byte, order binary.ByteOrder) bool {
+	var off uint64
+	var entSize, num int
+	if h[4] == 2 { // 64-bit
+		if len(h) < 64 {
+			return false
+		}
+		off, entSize, num = order.Uint64(h[32:]), int(order.Uint16(h[54:])), int(order.Uint16(h[56:]))
+	} else {
+		if len(h) < 52 {
+			return false
+		}
+		off, entSize, num = uint64(order.Uint32(h[28:])), int(order.Uint16(h[42:])), int(order.Uint16(h[44:]))
+	}
+	if entSize < 4 || off >= uint64(len(h)) {
+		return false
+	}
+	for i := range num {
+		at := int(off) + i*entSize
+		if at+4 > len(h) {
+			return false
+		}
+		if order.Uint32(h[at:]) == 3 { // PT_INTERP
+			return true
+		}
+	}
+	return false
 }
 
 var peMachines = map[uint16]string{0x14c: "x86", 0x8664: "x86-64", 0x1c0: "ARM", 0x1c4: "ARM Thumb-2", 0xaa64: "ARM64"}

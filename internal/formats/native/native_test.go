@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
+	"encoding/binary"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -67,6 +68,39 @@ func TestRealBinaries(t *testing.T) {
 			t.Errorf("%s: %+v, want a high %s naming %q", c.file, got, knowledge.RuleNativeCode, c.want)
 		}
 	}
+}
+
+// An ET_DYN file with a program interpreter is an executable (PIE), one
+// without is a library: the real executable with its type changed, then
+// with its PT_INTERP header renamed.
+func TestPIEAndLibrary(t *testing.T) {
+	exe := bytes.Clone(realBinary(t, "elf/testdata/gcc-amd64-linux-exec"))
+	binary.LittleEndian.PutUint16(exe[16:], 3) // ET_DYN
+	if got := describeOf(t, exe); got != "ELF 64-bit x86-64 executable shared object (PIE)" {
+		t.Errorf("PIE: %q", got)
+	}
+	phoff, phent, phnum := binary.LittleEndian.Uint64(exe[32:]), int(binary.LittleEndian.Uint16(exe[54:])), int(binary.LittleEndian.Uint16(exe[56:]))
+	for i := range phnum {
+		at := int(phoff) + i*phent
+		if binary.LittleEndian.Uint32(exe[at:]) == 3 {
+			binary.LittleEndian.PutUint32(exe[at:], 4) // PT_NOTE
+		}
+	}
+	if got := describeOf(t, exe); got != "ELF 64-bit x86-64 shared object" {
+		t.Errorf("library: %q", got)
+	}
+}
+
+// describeOf returns what the scan says the binary is.
+func describeOf(t *testing.T, data []byte) string {
+	t.Helper()
+	for _, f := range scanBytes(t, "x.so", data).Findings {
+		if f.RuleID == knowledge.RuleNativeCode {
+			what, _, _ := strings.Cut(f.Message, ":")
+			return what
+		}
+	}
+	return ""
 }
 
 // The same binary inside an archive is found as a member.
